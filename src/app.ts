@@ -1,0 +1,76 @@
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type LoadConfigOptions } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { createPool, type Db } from './db/pool.js';
+import { DossierError } from './errors.js';
+import { FsBlobStore, type BlobStore } from './storage/blobs.js';
+
+/** Who made a change, for the audit trail: a person at the CLI, a message, an import, the worker. */
+export interface Actor {
+  id: string; // cli:anna, message:42, import:parties.csv
+  source: 'cli' | 'message' | 'import' | 'worker';
+}
+
+export interface App {
+  config: Config;
+  configFiles: string[];
+  home: string;
+  db: Db;
+  blobs: BlobStore;
+  embedded: EmbeddedHandle | null;
+  close(): Promise<void>;
+}
+
+export interface OpenAppOptions extends LoadConfigOptions {
+  /** Progress lines (starting the embedded server …) for the operator. */
+  onLog?: (line: string) => void;
+  /** Run pending migrations (default true: the schema is always brought up to date at start-up). */
+  migrate?: boolean;
+}
+
+export function cliActor(env: NodeJS.ProcessEnv = process.env): Actor {
+  let name = env.DOSSIER_USER;
+  if (!name) {
+    try {
+      name = os.userInfo().username;
+    } catch {
+      name = 'unknown';
+    }
+  }
+  return { id: `cli:${name}`, source: 'cli' };
+}
+
+export async function openApp(options: OpenAppOptions = {}): Promise<App> {
+  const { config, files, home } = loadConfig(options);
+  let embedded: EmbeddedHandle | null = null;
+  let db: Db;
+  if (config.database.url) {
+    db = createPool({ connectionString: config.database.url, application_name: `dossier:${process.pid}` }, config.database.poolSize);
+  } else {
+    embedded = await startEmbedded(home, options.onLog ? { onLog: options.onLog } : {});
+    db = createPool(embedded.connection, config.database.poolSize);
+  }
+  const close = async () => {
+    await db.end().catch(() => {});
+    if (embedded) await embedded.release();
+  };
+  try {
+    await db.query('SELECT 1');
+    if (options.migrate !== false) await migrate(db);
+  } catch (err) {
+    await close();
+    if (err instanceof DossierError) throw err;
+    throw new DossierError('DB_UNAVAILABLE', `Cannot use the database${config.database.url ? ' at ' + redactUrl(config.database.url) : ''}: ${(err as Error).message}`, {
+      hint: 'Check that PostgreSQL is running and DATABASE_URL (or database.url) is right; leave it empty to use the embedded server.',
+      cause: err,
+    });
+  }
+  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), embedded, close };
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

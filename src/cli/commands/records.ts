@@ -1,0 +1,88 @@
+import type { Actor, App } from '../../app.js';
+import { listAttachments, type AttachmentRow } from '../../records/attachments.js';
+import { recordHistory, type EventRow } from '../../records/events.js';
+import { recordParties, type LinkedParty } from '../../records/parties.js';
+import { changeStatus, createRecord, getRecord, listRecords, recordType, type RecordRow } from '../../records/records.js';
+import { formatBytes, formatTable, formatTime } from '../output.js';
+
+export async function recordCreate(app: App, actor: Actor, opts: { type: string; title?: string | undefined }): Promise<RecordRow> {
+  return createRecord(app.db, app.config, actor, { type: opts.type, title: opts.title });
+}
+
+export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[] }
+
+export async function recordShow(app: App, ref: string): Promise<RecordView> {
+  const record = await getRecord(app.db, ref);
+  const t = recordType(app.config, record.type);
+  return {
+    record,
+    statusLabel: t.statuses[record.status]?.ru ?? record.status,
+    parties: await recordParties(app.db, record.id),
+    attachments: await listAttachments(app.db, record.id),
+  };
+}
+
+export function renderRecord(v: RecordView): string {
+  const r = v.record;
+  const lines = [
+    `${r.ref}  ${r.title ?? ''}`.trimEnd(),
+    `  type      ${r.type}`,
+    `  status    ${r.status} (${v.statusLabel})`,
+    `  schema    ${r.schema_version === null ? '—' : 'v' + r.schema_version}`,
+    `  created   ${formatTime(r.created_at)} by ${r.created_by}`,
+    `  updated   ${formatTime(r.updated_at)}`,
+    '',
+    v.parties.length
+      ? formatTable(['party', 'role', 'kind', 'name', 'emails'], v.parties.map((p) => [p.key, p.role, p.kind, p.name, p.emails.join(', ')]))
+      : 'No parties linked (dossier record link <ref> <party> --role <role>).',
+    '',
+    v.attachments.length
+      ? formatTable(['#', 'category', 'file', 'type', 'size', 'sha256'], v.attachments.map((a) => [a.id, a.category, a.file_name, a.content_type, formatBytes(a.size), a.sha256.slice(0, 12)]))
+      : 'No attachments (dossier attach <ref> <file…> --category <c>).',
+  ];
+  return lines.join('\n');
+}
+
+export async function recordList(app: App, opts: { type?: string | undefined; status?: string | undefined }): Promise<RecordRow[]> {
+  return listRecords(app.db, app.config, opts);
+}
+
+export function renderRecordList(rows: RecordRow[]): string {
+  if (!rows.length) return 'No records.';
+  return formatTable(['ref', 'type', 'status', 'title', 'created'], rows.map((r) => [r.ref, r.type, r.status, r.title, formatTime(r.created_at)]));
+}
+
+export async function recordStatus(app: App, actor: Actor, opts: { ref: string; status: string; reason?: string | undefined }) {
+  const { record, from } = await changeStatus(app.db, app.config, actor, opts);
+  return { ref: record.ref, from, to: record.status };
+}
+
+export async function recordHistoryCmd(app: App, ref: string): Promise<{ ref: string; events: EventRow[] }> {
+  const record = await getRecord(app.db, ref);
+  return { ref: record.ref, events: await recordHistory(app.db, record.id) };
+}
+
+const show = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+
+export function describeEvent(e: EventRow): string {
+  switch (e.kind) {
+    case 'record_created':
+      return `created (${show((e.new_value as { status?: string }).status)})`;
+    case 'status_changed':
+      return `status ${show(e.old_value)} → ${show(e.new_value)}${e.details?.reason ? ` (reason: ${String(e.details.reason)})` : ''}`;
+    case 'party_linked': {
+      const v = e.new_value as { party: string; role: string };
+      return `party ${v.party} linked as ${v.role}`;
+    }
+    case 'attachment_added': {
+      const v = e.new_value as { file: string; category: string; size: number };
+      return `attachment ${v.file} (${v.category}, ${formatBytes(v.size)})`;
+    }
+    default:
+      return `${e.kind}${e.field ? ' ' + e.field : ''}: ${show(e.old_value)} → ${show(e.new_value)}`;
+  }
+}
+
+export function renderHistory(h: { ref: string; events: EventRow[] }): string {
+  return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]));
+}

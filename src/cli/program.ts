@@ -1,0 +1,174 @@
+import { Command, CommanderError, Option } from 'commander';
+import { cliActor, type App } from '../app.js';
+import { migrate } from '../db/migrate.js';
+import { DossierError, isDossierError } from '../errors.js';
+import { attach, renderAttach } from './commands/attach.js';
+import { demo } from './commands/demo.js';
+import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
+import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
+import { toJson, type Io } from './output.js';
+import { withApp } from './session.js';
+
+// The CLI file only maps flags to the command functions; one handler at the end turns errors into
+// exit codes and readable messages (no stack traces for user mistakes).
+
+export interface CliEnv {
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+interface GlobalOpts { config?: string; json?: boolean }
+
+export function buildProgram(cli: CliEnv): Command {
+  const { io } = cli;
+  const program = new Command('dossier')
+    .description('Claims and credit deals: records, versioned fields, document packages, mail in and out.')
+    .option('-c, --config <file>', 'configuration file laid over the defaults (also DOSSIER_CONFIG)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  /** Opens the app for one command, prints its result as JSON or as text, closes the app. */
+  const action =
+    <A extends unknown[]>(fn: (app: App, ...args: A) => Promise<unknown>, render: (result: never) => string) =>
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
+        const result = await fn(app, ...(args.slice(0, -1) as A));
+        io.out(g.json ? toJson(result) : render(result as never));
+      });
+    };
+  const actor = () => cliActor(cli.env);
+
+  const record = program.command('record').description('create, find and move records (deals, claims)');
+  record
+    .command('create <type>')
+    .description('create a record of a type from the configuration (deal, claim, …); prints its reference')
+    .option('-t, --title <title>', 'a title staff will recognise')
+    .action(action((app, type: string, o: { title?: string }) => recordCreate(app, actor(), { type, title: o.title }), (r: { ref: string }) => r.ref));
+  record
+    .command('show <ref>')
+    .description('a record with its parties and attachments')
+    .action(action((app, ref: string) => recordShow(app, ref), renderRecord));
+  record
+    .command('list')
+    .description('records, oldest first')
+    .option('--type <type>', 'only this type')
+    .option('--status <status>', 'only this status')
+    .action(action((app, o: { type?: string; status?: string }) => recordList(app, o), renderRecordList));
+  record
+    .command('status <ref> <status>')
+    .description('move a record to another status (only along the configured transitions)')
+    .option('-r, --reason <text>', 'why, for the history')
+    .action(
+      action(
+        (app, ref: string, status: string, o: { reason?: string }) => recordStatus(app, actor(), { ref, status, reason: o.reason }),
+        (r: { ref: string; from: string; to: string }) => `${r.ref}: ${r.from} → ${r.to}`,
+      ),
+    );
+  record
+    .command('history <ref>')
+    .description('every change to a record: who, when, what (old → new)')
+    .action(action((app, ref: string) => recordHistoryCmd(app, ref), renderHistory));
+  record
+    .command('link <ref> <party>')
+    .description('link a party to a record with a role')
+    .requiredOption('--role <role>', 'client, recipient, participant, lawyer, … (parties.roles)')
+    .action(
+      action(
+        (app, ref: string, party: string, o: { role: string }) => recordLink(app, actor(), { ref, party, role: o.role }),
+        (r: { ref: string; party: string; role: string; created: boolean }) => `${r.ref}: ${r.party} ${r.created ? 'linked' : 'was already linked'} as ${r.role}`,
+      ),
+    );
+
+  const party = program.command('party').description('the directory of banks, insurers, brokers, lawyers, clients');
+  party
+    .command('add <key>')
+    .description('add a party')
+    .requiredOption('--kind <kind>', 'client, bank, insurer, broker, lessor, workshop, lawyer')
+    .requiredOption('--name <name>', 'full name')
+    .addOption(new Option('--email <address>', 'an email address (repeat for more)').argParser((v: string, prev: string[] = []) => [...prev, v]).default([]))
+    .option('--phone <phone>', 'phone number')
+    .action(
+      action(
+        (app, key: string, o: { kind: string; name: string; email: string[]; phone?: string }) => partyAdd(app, actor(), { key, ...o }),
+        (p: { key: string }) => `Added party ${p.key}.`,
+      ),
+    );
+  party
+    .command('list')
+    .description('parties, by key')
+    .option('--kind <kind>', 'only this kind')
+    .action(action((app, o: { kind?: string }) => partyList(app, o), renderParties));
+  party
+    .command('import <csv>')
+    .description('import parties from CSV (key, kind, name, emails, phone); all rows or none')
+    .option('--update', 'update parties whose key already exists instead of refusing')
+    .action(action((app, file: string, o: { update?: boolean }) => partyImport(app, actor(), file, o), renderImport));
+
+  program
+    .command('attach <ref> <files...>')
+    .description('attach files to a record under a category (stored once by content)')
+    .requiredOption('--category <category>', 'scene_photos, police_report, invoices, passport_scans, … (attachments.categories)')
+    .action(action((app, ref: string, files: string[], o: { category: string }) => attach(app, actor(), { ref, files, category: o.category }), renderAttach));
+
+  const db = program.command('db').description('database maintenance');
+  db.command('migrate')
+    .description('apply pending migrations (also done at every start)')
+    .action(
+      action(
+        async (app) => {
+          const r = await migrate(app.db);
+          const version = (await app.db.query<{ v: number }>('SELECT max(version) AS v FROM schema_migrations')).rows[0]!.v;
+          return { ...r, version };
+        },
+        (r: { applied: string[]; version: number }) => `Database schema at version ${r.version}.`,
+      ),
+    );
+
+  program
+    .command('demo')
+    .description('run the sample story on the embedded defaults and narrate it')
+    .action(async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
+        const lines: string[] = [];
+        const result = await demo(app, actor(), (l) => (g.json ? lines.push(l) : io.out(l)));
+        if (g.json) io.out(toJson(result));
+      });
+    });
+
+  return program;
+}
+
+/** Runs the CLI with these arguments and returns the exit code; never calls process.exit. */
+export async function runCli(argv: string[], cli: CliEnv): Promise<number> {
+  const program = buildProgram(cli);
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : ErrorExit.usage;
+    }
+    const e = isDossierError(err)
+      ? err
+      : new DossierError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, {
+          hint: 'This is a bug. Run again with DOSSIER_DEBUG=1 for the stack trace and report it.',
+          cause: err,
+        });
+    if (json) io(cli).err(toJson({ error: e.toJSON() }));
+    else io(cli).err(`error ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+    if (cli.env.DOSSIER_DEBUG && err instanceof Error) io(cli).err(err.stack ?? '');
+    return e.exitCode;
+  }
+}
+
+const ErrorExit = { usage: 1 } as const;
+const io = (cli: CliEnv) => cli.io;

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+// One schema for the whole configuration: the file(s) and DOSSIER_* variables are merged first,
+// then validated here once, so that every problem is reported together with its path.
+
+const Label = z.strictObject({ ru: z.string().min(1), en: z.string().min(1) });
+const Key = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and _');
+
+const RecordType = z
+  .strictObject({
+    prefix: z.string().regex(/^[A-Z]{1,4}$/, 'must be 1–4 capital Latin letters, e.g. DL'),
+    label: Label,
+    initialStatus: Key,
+    statuses: z.record(Key, Label).refine((s) => Object.keys(s).length > 0, 'at least one status'),
+    final: z.array(Key).default([]),
+    transitions: z.record(Key, z.array(Key)),
+  })
+  .superRefine((t, ctx) => {
+    const known = new Set(Object.keys(t.statuses));
+    if (!known.has(t.initialStatus)) {
+      ctx.addIssue({ code: 'custom', path: ['initialStatus'], message: `"${t.initialStatus}" is not one of the statuses (${[...known].join(', ')})` });
+    }
+    t.final.forEach((s, i) => {
+      if (!known.has(s)) ctx.addIssue({ code: 'custom', path: ['final', i], message: `"${s}" is not one of the statuses` });
+    });
+    for (const [from, tos] of Object.entries(t.transitions)) {
+      if (!known.has(from)) ctx.addIssue({ code: 'custom', path: ['transitions', from], message: `"${from}" is not one of the statuses` });
+      tos.forEach((to, i) => {
+        if (!known.has(to)) ctx.addIssue({ code: 'custom', path: ['transitions', from, i], message: `"${to}" is not one of the statuses` });
+      });
+    }
+  });
+
+export const ConfigSchema = z
+  .strictObject({
+    home: z.string().min(1),
+    database: z.strictObject({
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').nullable().default(null),
+      poolSize: z.number().int().min(1).max(200).default(10),
+    }),
+    attachments: z.strictObject({
+      maxBytes: z.number().int().positive(),
+      categories: z.record(Key, Label).refine((c) => Object.keys(c).length > 0, 'at least one category'),
+    }),
+    parties: z.strictObject({
+      kinds: z.array(Key).min(1),
+      roles: z.array(Key).min(1),
+    }),
+    recordTypes: z.record(Key, RecordType).refine((r) => Object.keys(r).length > 0, 'at least one record type'),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [type, t] of Object.entries(c.recordTypes)) {
+      const other = seen.get(t.prefix);
+      if (other) ctx.addIssue({ code: 'custom', path: ['recordTypes', type, 'prefix'], message: `prefix ${t.prefix} is already used by "${other}"` });
+      seen.set(t.prefix, type);
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type RecordTypeConfig = Config['recordTypes'][string];

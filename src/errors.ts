@@ -1,0 +1,67 @@
+// The one catalogue of error codes. Every failure a user or operator can meet has a code here,
+// a message that says what was wrong and where, and a hint that says what to do.
+// Exit codes: 1 = the request was wrong (user input), 2 = the environment is wrong (config, database),
+// 3 = an internal fault (a bug: please report it with the log).
+
+export const ErrorCodes = {
+  CONFIG_INVALID: { exit: 2, title: 'The configuration is invalid' },
+  CONFIG_NOT_FOUND: { exit: 2, title: 'The configuration file was not found' },
+  DB_UNAVAILABLE: { exit: 2, title: 'The database cannot be reached' },
+  DB_EMBEDDED_FAILED: { exit: 2, title: 'The embedded PostgreSQL server could not be started' },
+  MIGRATION_FAILED: { exit: 2, title: 'A database migration failed' },
+  MIGRATION_CHANGED: { exit: 2, title: 'An applied migration file was changed' },
+  RECORD_TYPE_UNKNOWN: { exit: 1, title: 'Unknown record type' },
+  RECORD_NOT_FOUND: { exit: 1, title: 'No such record' },
+  REF_INVALID: { exit: 1, title: 'Not a record reference' },
+  STATUS_UNKNOWN: { exit: 1, title: 'Unknown status' },
+  TRANSITION_FORBIDDEN: { exit: 1, title: 'Status change not allowed' },
+  PARTY_EXISTS: { exit: 1, title: 'A party with this key already exists' },
+  PARTY_NOT_FOUND: { exit: 1, title: 'No such party' },
+  PARTY_INVALID: { exit: 1, title: 'Invalid party data' },
+  ROLE_UNKNOWN: { exit: 1, title: 'Unknown role' },
+  CSV_INVALID: { exit: 1, title: 'The CSV file has errors' },
+  FILE_NOT_FOUND: { exit: 1, title: 'File not found' },
+  FILE_UNREADABLE: { exit: 1, title: 'File cannot be read' },
+  ATTACHMENT_TOO_LARGE: { exit: 1, title: 'File too large' },
+  ATTACHMENT_EMPTY: { exit: 1, title: 'File is empty' },
+  CATEGORY_UNKNOWN: { exit: 1, title: 'Unknown attachment category' },
+  BLOB_MISSING: { exit: 2, title: 'A stored file is missing from the blob store' },
+  BLOB_CORRUPT: { exit: 2, title: 'A stored file does not match its checksum' },
+  USAGE: { exit: 1, title: 'Wrong command usage' },
+  INTERNAL: { exit: 3, title: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface DossierErrorOptions {
+  hint?: string;
+  /** Structured detail for --json output and for tests (e.g. the list of problems). */
+  details?: unknown;
+  cause?: unknown;
+}
+
+export class DossierError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: DossierErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DossierError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return ErrorCodes[this.code].exit;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+export function isDossierError(err: unknown, code?: ErrorCode): err is DossierError {
+  return err instanceof DossierError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,103 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Actor } from '../app.js';
+import type { Config } from '../config/schema.js';
+import { withTransaction, type Db, type Queryable } from '../db/pool.js';
+import { DossierError } from '../errors.js';
+import type { BlobStore } from '../storage/blobs.js';
+import { sniffFile } from '../storage/sniff.js';
+import { recordEvent } from './events.js';
+import { getRecord } from './records.js';
+
+export interface AttachmentRow {
+  id: number;
+  record_id: number;
+  category: string;
+  file_name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  source: string;
+  created_by: string;
+  created_at: Date;
+}
+
+export interface AttachResult { attached: AttachmentRow[]; alreadyThere: AttachmentRow[] }
+
+export function checkCategory(config: Config, category: string): void {
+  if (!(category in config.attachments.categories)) {
+    throw new DossierError('CATEGORY_UNKNOWN', `"${category}" is not an attachment category.`, {
+      hint: `Categories: ${Object.keys(config.attachments.categories).join(', ')} (attachments.categories in the configuration).`,
+    });
+  }
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/**
+ * Attaches files from disk. Every file is checked (exists, not empty, within the size limit) before
+ * any is stored, so a bad file in the list attaches nothing. A file already attached to the record in
+ * the same category (same bytes) is reported, not attached twice.
+ */
+export async function attachFiles(db: Db, blobs: BlobStore, config: Config, actor: Actor, ref: string, files: string[], category: string): Promise<AttachResult> {
+  checkCategory(config, category);
+  const rec = await getRecord(db, ref);
+  const limit = config.attachments.maxBytes;
+  const checked: { file: string; size: number }[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const st = await stat(file).catch((err: NodeJS.ErrnoException) => err);
+    if (st instanceof Error) problems.push(`${file}: ${st.code === 'ENOENT' ? 'no such file' : st.message}`);
+    else if (!st.isFile()) problems.push(`${file}: not a regular file`);
+    else if (st.size === 0) problems.push(`${file}: the file is empty`);
+    else if (st.size > limit) problems.push(`${file}: ${mib(st.size)} is over the limit of ${mib(limit)}`);
+    else checked.push({ file, size: st.size });
+  }
+  if (problems.length) {
+    const code = problems.every((p) => p.includes('no such file')) ? 'FILE_NOT_FOUND' : problems.some((p) => p.includes('over the limit')) ? 'ATTACHMENT_TOO_LARGE' : problems.some((p) => p.includes('empty')) ? 'ATTACHMENT_EMPTY' : 'FILE_UNREADABLE';
+    throw new DossierError(code, `Nothing was attached to ${rec.ref}:\n  - ${problems.join('\n  - ')}`, {
+      hint: code === 'ATTACHMENT_TOO_LARGE' ? 'Split or compress the file, or raise attachments.maxBytes in the configuration.' : 'Check the file names and run the command again.',
+      details: { problems },
+    });
+  }
+
+  // Bytes first (outside the transaction: streaming a big scan must not hold locks), rows second.
+  // A blob stored for a transaction that then fails is harmless: content-addressed, reused next time.
+  const stored: { file: string; contentType: string; sha256: string; size: number }[] = [];
+  for (const { file } of checked) {
+    const contentType = await sniffFile(file);
+    const blob = await blobs.put(file);
+    stored.push({ file, contentType, ...blob });
+  }
+  return withTransaction(db, async (c) => {
+    const result: AttachResult = { attached: [], alreadyThere: [] };
+    for (const s of stored) {
+      await c.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [s.sha256, s.size, s.contentType]);
+      const dup = await c.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 AND category = $2 AND sha256 = $3', [rec.id, category, s.sha256]);
+      if (dup.rows[0]) {
+        result.alreadyThere.push(dup.rows[0]);
+        continue;
+      }
+      const row = (
+        await c.query<AttachmentRow>(
+          `INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+          [rec.id, category, path.basename(s.file), s.contentType, s.size, s.sha256, actor.source, actor.id],
+        )
+      ).rows[0]!;
+      await recordEvent(c, actor, {
+        recordId: rec.id,
+        kind: 'attachment_added',
+        field: `attachment:${category}`,
+        newValue: { id: row.id, file: row.file_name, category, size: row.size, sha256: row.sha256, contentType: row.content_type },
+      });
+      result.attached.push(row);
+    }
+    await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [rec.id]);
+    return result;
+  });
+}
+
+export async function listAttachments(q: Queryable, recordId: number): Promise<AttachmentRow[]> {
+  return (await q.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 ORDER BY id', [recordId])).rows;
+}

@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import type { Actor } from '../app.js';
+import type { Config } from '../config/schema.js';
+import { withTransaction, type Db, type Queryable } from '../db/pool.js';
+import { DossierError } from '../errors.js';
+import { recordEvent } from './events.js';
+import { getRecord } from './records.js';
+
+export interface PartyRow {
+  id: number;
+  key: string;
+  kind: string;
+  name: string;
+  emails: string[];
+  phone: string | null;
+  created_at: Date;
+}
+
+export interface PartyInput { key: string; kind: string; name: string; emails: string[]; phone?: string | null | undefined }
+
+const KEY = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+const PHONE = /^\+?[0-9 ()-]{5,20}$/;
+
+/** Every problem with one party's data, as readable sentences (empty when it is fine). */
+export function partyProblems(config: Config, p: PartyInput): string[] {
+  const problems: string[] = [];
+  if (!KEY.test(p.key)) problems.push(`key "${p.key}" must be lower-case Latin letters, digits and dashes (e.g. bank-sever)`);
+  if (!config.parties.kinds.includes(p.kind)) problems.push(`kind "${p.kind}" is not one of: ${config.parties.kinds.join(', ')}`);
+  if (!p.name.trim()) problems.push('name is empty');
+  for (const e of p.emails) if (!EMAIL.test(e)) problems.push(`"${e}" is not an email address`);
+  if (p.phone && !PHONE.test(p.phone)) problems.push(`"${p.phone}" is not a phone number (digits, spaces, + ( ) -)`);
+  return problems;
+}
+
+function normalise(p: PartyInput): PartyInput {
+  return { key: p.key.trim(), kind: p.kind.trim(), name: p.name.trim(), emails: [...new Set(p.emails.map((e) => e.trim().toLowerCase()).filter(Boolean))], phone: p.phone?.trim() || null };
+}
+
+async function insertParty(q: Queryable, actor: Actor, p: PartyInput, source: Record<string, unknown> | null): Promise<PartyRow> {
+  const row = (
+    await q.query<PartyRow>(`INSERT INTO parties (key, kind, name, emails, phone) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [p.key, p.kind, p.name, p.emails, p.phone ?? null])
+  ).rows[0]!;
+  await recordEvent(q, actor, { partyId: row.id, kind: 'party_added', newValue: { key: p.key, kind: p.kind, name: p.name, emails: p.emails, phone: p.phone ?? null }, details: source });
+  return row;
+}
+
+export async function addParty(db: Db, config: Config, actor: Actor, input: PartyInput): Promise<PartyRow> {
+  const p = normalise(input);
+  const problems = partyProblems(config, p);
+  if (problems.length) throw new DossierError('PARTY_INVALID', `Party "${p.key}": ${problems.join('; ')}.`, { details: { problems } });
+  return withTransaction(db, async (c) => {
+    const exists = await c.query('SELECT 1 FROM parties WHERE key = $1', [p.key]);
+    if (exists.rowCount) {
+      throw new DossierError('PARTY_EXISTS', `A party with the key "${p.key}" already exists.`, { hint: 'Choose another key, or see it with `dossier party list`.' });
+    }
+    return insertParty(c, actor, p, null);
+  });
+}
+
+export async function getParty(q: Queryable, key: string): Promise<PartyRow> {
+  const r = await q.query<PartyRow>('SELECT * FROM parties WHERE key = $1', [key.trim()]);
+  if (!r.rows[0]) throw new DossierError('PARTY_NOT_FOUND', `There is no party "${key}".`, { hint: 'Add it with `dossier party add`, or see `dossier party list`.' });
+  return r.rows[0];
+}
+
+export async function listParties(q: Queryable, filter: { kind?: string | undefined } = {}): Promise<PartyRow[]> {
+  return (await q.query<PartyRow>('SELECT * FROM parties WHERE ($1::text IS NULL OR kind = $1) ORDER BY key', [filter.kind ?? null])).rows;
+}
+
+export interface ImportResult { added: PartyRow[]; updated: PartyRow[] }
+
+/**
+ * Imports parties from CSV (header: key, kind, name, emails, phone; comma or semicolon separated).
+ * Every row is checked first; one bad row stops the import and nothing is written.
+ */
+export async function importParties(db: Db, config: Config, actor: Actor, file: string, opts: { update?: boolean } = {}): Promise<ImportResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DossierError('FILE_NOT_FOUND', `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`);
+  }
+  // Excel in a Russian locale saves CSV with semicolons: the header line tells which separator is used.
+  const headerLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  const delimiter = headerLine.includes(';') ? ';' : headerLine.includes('\t') ? '\t' : ',';
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    rows = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), bom: true, delimiter, skip_empty_lines: true, trim: true, info: true, relax_column_count: false });
+  } catch (err) {
+    const line = (err as { lines?: number }).lines;
+    throw new DossierError('CSV_INVALID', `${file}${line ? ` line ${line}` : ''}: ${(err as Error).message}`, { hint: 'Nothing was imported. Fix the file and run the import again.' });
+  }
+  const problems: string[] = [];
+  const header = rows[0] ? Object.keys(rows[0].record) : [];
+  for (const need of ['key', 'kind', 'name']) if (rows.length && !header.includes(need)) problems.push(`header: column "${need}" is missing (have: ${header.join(', ')})`);
+  const parties: { p: PartyInput; line: number }[] = [];
+  const seen = new Map<string, number>();
+  if (!problems.length) {
+    for (const { record, info } of rows) {
+      const p = normalise({ key: record.key ?? '', kind: record.kind ?? '', name: record.name ?? '', emails: (record.emails ?? record.email ?? '').split(/[\s,;]+/), phone: record.phone });
+      const line = info.lines;
+      for (const problem of partyProblems(config, p)) problems.push(`line ${line}: ${problem}`);
+      const first = seen.get(p.key);
+      if (first) problems.push(`line ${line}: key "${p.key}" is already used on line ${first}`);
+      seen.set(p.key, line);
+      parties.push({ p, line });
+    }
+  }
+  if (problems.length) {
+    throw new DossierError('CSV_INVALID', `${file} has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Nothing was imported. Fix the rows and run the import again.',
+      details: { problems },
+    });
+  }
+  return withTransaction(db, async (c) => {
+    const existing = new Map(
+      (await c.query<PartyRow>('SELECT * FROM parties WHERE key = ANY($1)', [parties.map((x) => x.p.key)])).rows.map((r) => [r.key, r]),
+    );
+    const clashes = parties.filter((x) => existing.has(x.p.key));
+    if (clashes.length && !opts.update) {
+      throw new DossierError('PARTY_EXISTS', `${file}: ${clashes.map((x) => `line ${x.line}: a party with the key "${x.p.key}" already exists`).join('; ')}.`, {
+        hint: 'Nothing was imported. Use --update to update existing parties from the file, or change the keys.',
+      });
+    }
+    const result: ImportResult = { added: [], updated: [] };
+    const source = { file };
+    for (const { p } of parties) {
+      const prior = existing.get(p.key);
+      if (!prior) {
+        result.added.push(await insertParty(c, { id: `import:${file}`, source: 'import' }, p, source));
+        continue;
+      }
+      const row = (
+        await c.query<PartyRow>('UPDATE parties SET kind = $2, name = $3, emails = $4, phone = $5, updated_at = now() WHERE id = $1 RETURNING *', [prior.id, p.kind, p.name, p.emails, p.phone ?? null])
+      ).rows[0]!;
+      for (const f of ['kind', 'name', 'emails', 'phone'] as const) {
+        const before = prior[f] ?? null;
+        const after = row[f] ?? null;
+        if (JSON.stringify(before) !== JSON.stringify(after)) {
+          await recordEvent(c, { id: `import:${file}`, source: 'import' }, { partyId: prior.id, kind: 'party_changed', field: f, oldValue: before, newValue: after, details: { ...source, by: actor.id } });
+        }
+      }
+      result.updated.push(row);
+    }
+    return result;
+  });
+}
+
+export interface LinkedParty extends PartyRow { role: string }
+
+export async function linkParty(db: Db, config: Config, actor: Actor, ref: string, partyKey: string, role: string): Promise<{ created: boolean }> {
+  if (!config.parties.roles.includes(role)) {
+    throw new DossierError('ROLE_UNKNOWN', `"${role}" is not a role.`, { hint: `Roles: ${config.parties.roles.join(', ')} (parties.roles in the configuration).` });
+  }
+  return withTransaction(db, async (c) => {
+    const rec = await getRecord(c, ref, { forUpdate: true });
+    const party = await getParty(c, partyKey);
+    const r = await c.query('INSERT INTO record_parties (record_id, party_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [rec.id, party.id, role]);
+    if (!r.rowCount) return { created: false };
+    await recordEvent(c, actor, { recordId: rec.id, partyId: party.id, kind: 'party_linked', field: `party:${party.key}`, newValue: { party: party.key, role } });
+    return { created: true };
+  });
+}
+
+export async function recordParties(q: Queryable, recordId: number): Promise<LinkedParty[]> {
+  return (
+    await q.query<LinkedParty>(
+      `SELECT p.*, rp.role FROM record_parties rp JOIN parties p ON p.id = rp.party_id WHERE rp.record_id = $1 ORDER BY rp.created_at, p.key`,
+      [recordId],
+    )
+  ).rows;
+}

@@ -1,0 +1,69 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DossierError } from '../errors.js';
+
+export interface StoredBlob { sha256: string; size: number }
+
+/**
+ * Content-addressed storage: a blob's name is the sha256 of its bytes, so the same file is kept once
+ * and a stored file can be checked against its name. Bytes are streamed, never held whole in memory.
+ */
+export interface BlobStore {
+  put(source: Readable | string): Promise<StoredBlob>;
+  open(sha256: string): Promise<Readable>;
+  has(sha256: string): Promise<boolean>;
+}
+
+/** Files under <root>/ab/cd/<sha256>, written to a temporary name and renamed into place. */
+export class FsBlobStore implements BlobStore {
+  constructor(readonly root: string) {}
+
+  pathOf(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new DossierError('INTERNAL', `not a sha256: ${sha256}`);
+    return path.join(this.root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  async put(source: Readable | string): Promise<StoredBlob> {
+    const tmpDir = path.join(this.root, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const input = typeof source === 'string' ? createReadStream(source) : source;
+    try {
+      await pipeline(input, tap, createWriteStream(tmp, { flags: 'wx' }));
+      const sha256 = hash.digest('hex');
+      const final = this.pathOf(sha256);
+      await mkdir(path.dirname(final), { recursive: true });
+      await rename(tmp, final); // atomic; the same content written twice lands on the same name
+      return { sha256, size };
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async open(sha256: string): Promise<Readable> {
+    const file = this.pathOf(sha256);
+    if (!(await this.has(sha256))) {
+      throw new DossierError('BLOB_MISSING', `The stored file ${sha256} is missing from ${this.root}.`, {
+        hint: 'Restore the blob directory from a backup; the database still knows the file by its checksum.',
+      });
+    }
+    return createReadStream(file);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return stat(this.pathOf(sha256)).then(() => true, () => false);
+  }
+}
