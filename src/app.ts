@@ -53,10 +53,12 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
     embedded = await startEmbedded(home, options.onLog ? { onLog: options.onLog } : {});
     db = createPool(embedded.connection, config.database.poolSize);
   }
-  const close = async () => {
-    await db.end().catch(() => {});
-    if (embedded) await embedded.release();
-  };
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await db.end().catch(() => {});
+      if (embedded) await embedded.release();
+    })());
   try {
     await db.query('SELECT 1');
     if (options.migrate !== false) await migrate(db);

@@ -32,7 +32,8 @@ export function checkCategory(config: Config, category: string): void {
   }
 }
 
-const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+// Exact bytes below 1 MiB, so that a file one byte over a small limit reads as over it.
+const size = (n: number) => (n < 1048576 ? `${n.toLocaleString('en-US')} bytes` : `${(n / 1048576).toFixed(1)} MiB`);
 
 /**
  * Attaches files from disk. Every file is checked (exists, not empty, within the size limit) before
@@ -50,7 +51,7 @@ export async function attachFiles(db: Db, blobs: BlobStore, config: Config, acto
     if (st instanceof Error) problems.push(`${file}: ${st.code === 'ENOENT' ? 'no such file' : st.message}`);
     else if (!st.isFile()) problems.push(`${file}: not a regular file`);
     else if (st.size === 0) problems.push(`${file}: the file is empty`);
-    else if (st.size > limit) problems.push(`${file}: ${mib(st.size)} is over the limit of ${mib(limit)}`);
+    else if (st.size > limit) problems.push(`${file}: ${size(st.size)} is over the limit of ${size(limit)}`);
     else checked.push({ file, size: st.size });
   }
   if (problems.length) {
