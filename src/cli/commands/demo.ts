@@ -18,7 +18,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void) 
   const deal = await createRecord(app.db, app.config, actor, { type: 'deal', title: 'Автокредит — Смирнов А. В.' });
   say(`2. Created deal ${deal.ref}.`);
   await linkParty(app.db, app.config, actor, deal.ref, 'client-smirnov', 'client');
-  for (const bank of ['bank-sever', 'bank-volga', 'bank-ural']) await linkParty(app.db, app.config, actor, deal.ref, bank, 'recipient');
+  for (const bank of ['bank-sever', 'bank-volga', 'bank-meridian']) await linkParty(app.db, app.config, actor, deal.ref, bank, 'recipient');
   say('3. Linked the client and three banks.');
   const scans = ['passport-smirnov.pdf', 'passport-smirnov-p2.jpg'].map((f) => path.join(fixturesDir, 'scans', f));
   await attachFiles(app.db, app.blobs, app.config, actor, deal.ref, scans, 'passport_scans');
