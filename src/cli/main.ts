@@ -14,5 +14,14 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   });
 }
 
+// A fault outside any command's error handling (an 'error' event nobody listens to) must still
+// close the database, or the embedded server would be left running.
+process.on('uncaughtException', (err) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`error INTERNAL: ${err.message}\n  hint: This is a bug. Please report it with this output.\n${process.env.DOSSIER_DEBUG ? err.stack + '\n' : ''}`);
+  void closeAll().finally(() => process.exit(3));
+});
+
 const code = await runCli(process.argv.slice(2), { io: processIo(), env: process.env, cwd: process.cwd() });
 process.exitCode = code;

@@ -8,9 +8,15 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // A reader that goes away (`dossier record list | head`) must not crash the command half-way:
+  // the rest of the output is dropped and the command finishes (and closes the database) normally.
+  const closed = { out: false, err: false };
+  process.stdout.on('error', () => (closed.out = true));
+  process.stderr.on('error', () => (closed.err = true));
+  const line = (t: string) => (t.endsWith('\n') ? t : t + '\n');
   return {
-    out: (t) => void process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-    err: (t) => void process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    out: (t) => void (closed.out || process.stdout.write(line(t))),
+    err: (t) => void (closed.err || process.stderr.write(line(t))),
     isTty: Boolean(process.stdout.isTTY),
   };
 }
