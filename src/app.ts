@@ -6,6 +6,8 @@ import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
 import { DossierError } from './errors.js';
+import { fieldSchemasDir } from './paths.js';
+import { SchemaRegistry } from './schemas/registry.js';
 import { FsBlobStore, type BlobStore } from './storage/blobs.js';
 
 /** Who made a change, for the audit trail: a person at the CLI, a message, an import, the worker. */
@@ -20,6 +22,7 @@ export interface App {
   home: string;
   db: Db;
   blobs: BlobStore;
+  schemas: SchemaRegistry;
   embedded: EmbeddedHandle | null;
   close(): Promise<void>;
 }
@@ -70,7 +73,8 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
       cause: err,
     });
   }
-  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), embedded, close };
+  const schemasDir = config.schemas.dir ? path.resolve(options.cwd ?? process.cwd(), config.schemas.dir) : fieldSchemasDir;
+  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), schemas: new SchemaRegistry(db, schemasDir), embedded, close };
 }
 
 export function redactUrl(url: string): string {

@@ -4,6 +4,10 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
+import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
+import { parseVersion } from './commands/schema.js';
+import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFieldView, renderMigrations } from './commands/fields.js';
+import { renderDiff, renderPublish, renderSchemaList, renderSchemaShow, renderValidate, schemaDiff, schemaList, schemaPublish, schemaShow, schemaValidate } from './commands/schema.js';
 import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
 import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
 import { toJson, type Io } from './output.js';
@@ -83,6 +87,89 @@ export function buildProgram(cli: CliEnv): Command {
         (r: { ref: string; party: string; role: string; created: boolean }) => `${r.ref}: ${r.party} ${r.created ? 'linked' : 'was already linked'} as ${r.role}`,
       ),
     );
+
+  record
+    .command('migrate [ref]')
+    .description('move a record (or --all of a type) to another published schema version; no value is ever dropped')
+    .requiredOption('--to <version>', 'the target version, e.g. v2')
+    .option('--all', 'every record of --type not yet on that version')
+    .option('--type <type>', 'with --all: the record type')
+    .action(action((app, ref: string | undefined, o: { to: string; all?: boolean; type?: string }) => recordMigrate(app, actor(), ref, o), renderMigrations));
+
+  record
+    .command('import <type> <file>')
+    .description('create records from JSON (fixtures/records/*.json format), CSV or XLSX (one row a record); all or nothing')
+    .option('--format <format>', 'json, csv or xlsx (default: from the file name)')
+    .action(
+      action(
+        (app, type: string, file: string, o: { format?: string }) => importRecords(app, actor(), type, file, o),
+        (r: { ref: string; values: number; parties: string[] }[]) => r.map((x) => `${x.ref}: ${x.values} value(s)${x.parties.length ? `, parties ${x.parties.join(', ')}` : ''}`).join('\n') || 'Nothing to import.',
+      ),
+    );
+
+  program
+    .command('export <type>')
+    .description('every record of a type with its base values, one row a record (XLSX or CSV; imports back with record import)')
+    .requiredOption('--format <format>', 'xlsx or csv')
+    .option('-o, --out <file>', 'where to write (default: <type>-export.<format>)')
+    .option('--schema <version>', 'columns of this published version (default: the newest)')
+    .action(
+      action(
+        (app, type: string, o: { format: string; out?: string; schema?: string }) => {
+          if (o.format !== 'xlsx' && o.format !== 'csv') throw new DossierError('USAGE', `--format must be xlsx or csv, not "${o.format}".`);
+          return exportRecords(app, type, { format: o.format, out: o.out ?? `${type}-export.${o.format}`, version: o.schema ? parseVersion(o.schema) : undefined });
+        },
+        (r: { file: string; records: number; fields: number }) => `Wrote ${r.records} record(s) × ${r.fields} field(s) to ${r.file}.`,
+      ),
+    );
+
+  const field = program.command('field').description('the values of a record: base section and per-recipient overrides');
+  field
+    .command('set <ref> <values...>')
+    .description('set values: field_id=value … (money "1 500 000,00", dates 21.11.2026 or ISO, да/нет, tables as JSON)')
+    .option('-r, --recipient <party>', "set them in this recipient's section (an override, or a recipient-only field)")
+    .action(action((app, ref: string, values: string[], o: { recipient?: string }) => fieldSet(app, actor(), ref, values, o), renderChanges));
+  field
+    .command('unset <ref> <fields...>')
+    .description('clear values (with --recipient: drop the override, so the base value applies again)')
+    .option('-r, --recipient <party>', "in this recipient's section")
+    .action(action((app, ref: string, ids: string[], o: { recipient?: string }) => fieldUnset(app, actor(), ref, ids, o), renderChanges));
+  field
+    .command('import <ref> <file>')
+    .description('set values from JSON ({base:{…}, recipients:{party:{…}}}), CSV or XLSX (a "recipient" column picks the section); all or nothing')
+    .option('--format <format>', 'json, csv or xlsx (default: from the file name)')
+    .action(action((app, ref: string, file: string, o: { format?: string }) => importFields(app, actor(), ref, file, o), renderChanges));
+  field
+    .command('show <ref>')
+    .description('effective values with provenance: inherited, overridden, stale override; who set each, when, from where')
+    .option('-r, --recipient <party>', "the recipient's view: base values inherited, its overrides, its own fields")
+    .option('--all', 'also empty and retired fields (retired values are never lost)')
+    .option('--missing', 'only required fields that are still empty')
+    .action(action((app, ref: string, o: { recipient?: string; all?: boolean; missing?: boolean }) => fieldShow(app, ref, o), renderFieldView));
+
+  const schema = program.command('schema').description('versioned field schemas (field-schemas/<type>/v<N>.yaml)');
+  schema
+    .command('validate')
+    .description('check every schema file: every problem with file, line and field id')
+    .option('--type <type>', 'only this record type')
+    .action(action((app, o: { type?: string }) => schemaValidate(app, o), renderValidate));
+  schema
+    .command('list')
+    .description('schema versions: fields, retired fields, published or draft')
+    .option('--type <type>', 'only this record type')
+    .action(action((app, o: { type?: string }) => schemaList(app, o), renderSchemaList));
+  schema
+    .command('show <type> [version]')
+    .description('the sections and fields of a version (default: the newest published)')
+    .action(action((app, type: string, v: string | undefined) => schemaShow(app, type, v), renderSchemaShow));
+  schema
+    .command('diff <type> <from> <to>')
+    .description('added, retired and changed fields between two versions, and how many records each touches')
+    .action(action((app, type: string, a: string, b: string) => schemaDiff(app, type, a, b), renderDiff));
+  schema
+    .command('publish <type> <version>')
+    .description('publish a version: its file is then immutable and new records are created on it')
+    .action(action((app, type: string, v: string) => schemaPublish(app, actor(), type, v), renderPublish));
 
   const party = program.command('party').description('the directory of banks, insurers, brokers, lawyers, clients');
   party

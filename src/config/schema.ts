@@ -38,6 +38,9 @@ export const ConfigSchema = z
       url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').nullable().default(null),
       poolSize: z.number().int().min(1).max(200).default(10),
     }),
+    schemas: z.strictObject({
+      dir: z.string().min(1).nullable().default(null),
+    }),
     attachments: z.strictObject({
       maxBytes: z.number().int().positive(),
       categories: z.record(Key, Label).refine((c) => Object.keys(c).length > 0, 'at least one category'),

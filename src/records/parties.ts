@@ -38,7 +38,7 @@ function normalise(p: PartyInput): PartyInput {
   return { key: p.key.trim(), kind: p.kind.trim(), name: p.name.trim(), emails: [...new Set(p.emails.map((e) => e.trim().toLowerCase()).filter(Boolean))], phone: p.phone?.trim() || null };
 }
 
-async function insertParty(q: Queryable, actor: Actor, p: PartyInput, source: Record<string, unknown> | null): Promise<PartyRow> {
+export async function insertParty(q: Queryable, actor: Actor, p: PartyInput, source: Record<string, unknown> | null): Promise<PartyRow> {
   const row = (
     await q.query<PartyRow>(`INSERT INTO parties (key, kind, name, emails, phone) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [p.key, p.kind, p.name, p.emails, p.phone ?? null])
   ).rows[0]!;
@@ -151,17 +151,24 @@ export async function importParties(db: Db, config: Config, actor: Actor, file: 
 export interface LinkedParty extends PartyRow { role: string }
 
 export async function linkParty(db: Db, config: Config, actor: Actor, ref: string, partyKey: string, role: string): Promise<{ created: boolean }> {
-  if (!config.parties.roles.includes(role)) {
-    throw new DossierError('ROLE_UNKNOWN', `"${role}" is not a role.`, { hint: `Roles: ${config.parties.roles.join(', ')} (parties.roles in the configuration).` });
-  }
-  return withTransaction(db, async (c) => {
-    const rec = await getRecord(c, ref, { forUpdate: true });
-    const party = await getParty(c, partyKey);
+  checkRole(config, role);
+  return withTransaction(db, async (c) => linkPartyIn(c, actor, await getRecord(c, ref, { forUpdate: true }), await getParty(c, partyKey), role));
+}
+
+/** Links inside the caller's transaction; the role must already be checked against the configuration. */
+export async function linkPartyIn(c: Queryable, actor: Actor, rec: { id: number }, party: PartyRow, role: string): Promise<{ created: boolean }> {
+  {
     const r = await c.query('INSERT INTO record_parties (record_id, party_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [rec.id, party.id, role]);
     if (!r.rowCount) return { created: false };
     await recordEvent(c, actor, { recordId: rec.id, partyId: party.id, kind: 'party_linked', field: `party:${party.key}`, newValue: { party: party.key, role } });
     return { created: true };
-  });
+  }
+}
+
+export function checkRole(config: Config, role: string): void {
+  if (!config.parties.roles.includes(role)) {
+    throw new DossierError('ROLE_UNKNOWN', `"${role}" is not a role.`, { hint: `Roles: ${config.parties.roles.join(', ')} (parties.roles in the configuration).` });
+  }
 }
 
 export async function recordParties(q: Queryable, recordId: number): Promise<LinkedParty[]> {

@@ -44,9 +44,14 @@ export function recordType(config: Config, type: string): RecordTypeConfig {
 export interface CreateRecordInput { type: string; title?: string | undefined; schemaVersion?: number | null; year?: number }
 
 export async function createRecord(db: Db, config: Config, actor: Actor, input: CreateRecordInput): Promise<RecordRow> {
+  return withTransaction(db, (c) => insertRecord(c, config, actor, input));
+}
+
+/** Creates a record inside the caller's transaction (an import creates many in one). */
+export async function insertRecord(c: Queryable, config: Config, actor: Actor, input: CreateRecordInput): Promise<RecordRow> {
   const t = recordType(config, input.type);
   const year = input.year ?? new Date().getFullYear();
-  return withTransaction(db, async (c) => {
+  {
     const seq = (
       await c.query<{ last: number }>(
         `INSERT INTO ref_counters (prefix, year, last) VALUES ($1, $2, 1)
@@ -62,9 +67,9 @@ export async function createRecord(db: Db, config: Config, actor: Actor, input: 
         [input.type, ref, year, seq, input.title ?? null, t.initialStatus, input.schemaVersion ?? null, actor.id],
       )
     ).rows[0]!;
-    await recordEvent(c, actor, { recordId: row.id, kind: 'record_created', newValue: { ref, type: input.type, title: row.title, status: row.status } });
+    await recordEvent(c, actor, { recordId: row.id, kind: 'record_created', newValue: { ref, type: input.type, title: row.title, status: row.status, schemaVersion: row.schema_version } });
     return row;
-  });
+  }
 }
 
 export async function getRecord(q: Queryable, refInput: string, opts: { forUpdate?: boolean } = {}): Promise<RecordRow> {

@@ -15,7 +15,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void) 
   const parties = await importParties(app.db, app.config, actor, path.join(fixturesDir, 'parties.csv'), { update: true });
   say(`1. Party directory: ${parties.added.length} added, ${parties.updated.length} already known (fixtures/parties.csv).`);
 
-  const deal = await createRecord(app.db, app.config, actor, { type: 'deal', title: 'Автокредит — Смирнов А. В.' });
+  const deal = await createRecord(app.db, app.config, actor, { type: 'deal', title: 'Автокредит — Смирнов А. В.', schemaVersion: await app.schemas.newestPublished('deal') });
   say(`2. Created deal ${deal.ref}.`);
   await linkParty(app.db, app.config, actor, deal.ref, 'client-smirnov', 'client');
   for (const bank of ['bank-sever', 'bank-volga', 'bank-meridian']) await linkParty(app.db, app.config, actor, deal.ref, bank, 'recipient');

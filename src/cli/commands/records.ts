@@ -6,7 +6,9 @@ import { changeStatus, createRecord, getRecord, listRecords, recordType, type Re
 import { formatBytes, formatTable, formatTime } from '../output.js';
 
 export async function recordCreate(app: App, actor: Actor, opts: { type: string; title?: string | undefined }): Promise<RecordRow> {
-  return createRecord(app.db, app.config, actor, { type: opts.type, title: opts.title });
+  recordType(app.config, opts.type);
+  const schemaVersion = await app.schemas.newestPublished(opts.type);
+  return createRecord(app.db, app.config, actor, { type: opts.type, title: opts.title, schemaVersion });
 }
 
 export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[] }
@@ -78,6 +80,17 @@ export function describeEvent(e: EventRow): string {
       const v = e.new_value as { file: string; category: string; size: number };
       return `attachment ${v.file} (${v.category}, ${formatBytes(v.size)})`;
     }
+    case 'field_set':
+    case 'field_cleared':
+    case 'override_confirmed': {
+      const section = (e.details?.section as string | undefined) ?? 'base';
+      const where = section === 'base' ? '' : ` [${section}]`;
+      const verb = e.kind === 'field_cleared' ? 'cleared' : e.kind === 'override_confirmed' ? 'override confirmed' : 'set';
+      const origin = e.details?.origin ? ` (from ${String(e.details.origin)})` : '';
+      return `field ${e.field}${where} ${verb}: ${show(e.old_value)} → ${show(e.new_value)}${origin}`;
+    }
+    case 'schema_migrated':
+      return `schema v${show(e.old_value)} → v${show(e.new_value)}`;
     default:
       return `${e.kind}${e.field ? ' ' + e.field : ''}: ${show(e.old_value)} → ${show(e.new_value)}`;
   }
