@@ -196,7 +196,7 @@ export interface EffectiveValue {
   problems?: string[];
 }
 
-export interface FieldView { ref: string; type: string; version: number; section: string; partyName: string | null; values: EffectiveValue[] }
+export interface FieldView { ref: string; type: string; version: number; section: string; partyName: string | null; mode: 'values' | 'all' | 'missing'; values: EffectiveValue[] }
 
 export async function showFields(app: App, ref: string, opts: { recipient?: string | undefined; all?: boolean; missing?: boolean } = {}): Promise<FieldView> {
   const ctx = await recordSchemaContext(app, app.db, ref);
@@ -242,7 +242,8 @@ export async function showFields(app: App, ref: string, opts: { recipient?: stri
     values.push({ field: r.field_id, section: '—', label: r.field_id, type: '?', value: r.value, display: JSON.stringify(r.value), provenance: party ? 'recipient' : 'set', setBy: r.set_by, setAt: r.set_at, source: r.source, origin: r.origin, required: false, retired: true, notInVersion: true });
   }
   const shown = values.filter((v) => (opts.missing ? v.required && !v.retired && v.provenance === 'empty' : opts.all || (v.provenance !== 'empty' && !v.retired)));
-  return { ref: ctx.record.ref, type: ctx.record.type, version: ctx.schema.version, section: party?.key ?? 'base', partyName: party?.name ?? null, values: shown };
+  const mode = opts.missing ? 'missing' : opts.all ? 'all' : 'values';
+  return { ref: ctx.record.ref, type: ctx.record.type, version: ctx.schema.version, section: party?.key ?? 'base', partyName: party?.name ?? null, mode, values: shown };
 }
 
 export interface MigrationReport { ref: string; from: number | null; to: number; retiredWithValues: string[]; needsAttention: { field: string; problems: string[] }[]; skipped?: boolean }

@@ -37,7 +37,7 @@ const PROVENANCE: Record<string, string> = {
 
 export function renderFieldView(v: FieldView): string {
   const head = `${v.ref} · ${v.type} v${v.version} · ${v.section === 'base' ? 'base section' : `section of ${v.section} (${v.partyName})`}`;
-  if (!v.values.length) return `${head}\nNo values to show (try --all, or --missing for required fields still empty).`;
+  if (!v.values.length) return `${head}\n${v.mode === 'missing' ? 'Every required field has a value.' : 'No values to show (try --all, or --missing for required fields still empty).'}`;
   return (
     head +
     '\n' +
