@@ -60,7 +60,14 @@ export class SchemaRegistry {
 
   private writeLock(lock: Record<string, Record<string, string>>): void {
     const header = '# Published field schema versions and the sha256 of each file. A version listed here never\n# changes: make v(N+1) instead. Written by `dossier schema publish`; commit it with the schemas.\n';
-    writeFileSync(path.join(this.dir, LOCK_FILE), header + YAML.stringify(lock));
+    const file = path.join(this.dir, LOCK_FILE);
+    try {
+      writeFileSync(file, header + YAML.stringify(lock));
+    } catch (err) {
+      throw new DossierError('SCHEMA_INVALID', `Cannot write ${file}: ${(err as Error).message}. Nothing was published.`, {
+        hint: 'Publish from a checkout of the schemas you can write to (schemas.dir in the configuration), then commit published.yaml.',
+      });
+    }
   }
 
   /** Versions published in the lock file but not yet in this database are stored (once per process). */
