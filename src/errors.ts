@@ -35,6 +35,13 @@ export const ErrorCodes = {
   FIELD_INVALID: { exit: 1, title: 'Invalid field value' },
   FIELD_NOT_ALLOWED: { exit: 1, title: 'The field cannot be set there' },
   IMPORT_INVALID: { exit: 1, title: 'The import file has errors' },
+  TEMPLATE_NOT_FOUND: { exit: 1, title: 'No such template' },
+  TEMPLATE_CORRUPT: { exit: 1, title: 'The template file is damaged' },
+  TEMPLATE_INVALID: { exit: 1, title: 'The template has errors' },
+  TEMPLATE_SCHEMA_MISMATCH: { exit: 1, title: 'The template does not support the record\'s schema version' },
+  RENDER_MISSING_VALUES: { exit: 1, title: 'Values missing for the template' },
+  RENDER_FAILED: { exit: 1, title: 'The document could not be filled' },
+  FONT_MISSING_GLYPHS: { exit: 1, title: 'The font cannot show some characters' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
 } as const;

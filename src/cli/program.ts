@@ -4,6 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
+import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
 import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFieldView, renderMigrations } from './commands/fields.js';
@@ -170,6 +171,20 @@ export function buildProgram(cli: CliEnv): Command {
     .command('publish <type> <version>')
     .description('publish a version: its file is then immutable and new records are created on it')
     .action(action((app, type: string, v: string) => schemaPublish(app, actor(), type, v), renderPublish));
+
+  program
+    .command('render <ref>')
+    .description('fill one DOCX or PDF template from a record (the base values, or a recipient\'s)')
+    .requiredOption('-t, --template <path>', 'the template, e.g. templates/bank-sever/questionnaire.docx')
+    .option('-r, --recipient <party>', "use this recipient's section (its overrides and own fields)")
+    .option('-o, --out <file>', 'where to write (default: <ref>-<template name>)')
+    .action(action((app, ref: string, o: { template: string; recipient?: string; out?: string }) => render(app, ref, o), renderRendered));
+
+  const template = program.command('template').description('document templates');
+  template
+    .command('check [files...]')
+    .description('lint templates against the schema versions they declare: unknown fields, loops over non-tables, ticks over non-booleans, PDF fields')
+    .action(action((app, files: string[]) => templateCheck(app, files), renderCheck));
 
   const party = program.command('party').description('the directory of banks, insurers, brokers, lawyers, clients');
   party

@@ -1,0 +1,34 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { App } from '../../app.js';
+import { checkTemplates, templateFiles, type LintProblem } from '../../documents/lint.js';
+import { renderTemplate } from '../../documents/render.js';
+import { DossierError } from '../../errors.js';
+import { templatesDir } from '../../paths.js';
+import { formatBytes } from '../output.js';
+
+export async function render(app: App, ref: string, o: { template: string; recipient?: string | undefined; out?: string | undefined }) {
+  const r = await renderTemplate(app, ref, path.resolve(o.template), o.recipient);
+  const out = o.out ?? `${ref}-${path.basename(o.template)}`;
+  await writeFile(out, r.bytes);
+  return { ref, template: o.template, recipient: o.recipient ?? null, schemaVersion: r.schemaVersion, out, bytes: r.bytes.length };
+}
+
+export const renderRendered = (r: Awaited<ReturnType<typeof render>>) =>
+  `Wrote ${r.out} (${formatBytes(r.bytes)}) from ${r.template}${r.recipient ? ` for ${r.recipient}` : ''}, ${r.ref} on schema v${r.schemaVersion}.`;
+
+export async function templateCheck(app: App, files: string[]) {
+  const list = files.length ? files.map((f) => path.resolve(f)) : templateFiles(templatesDir);
+  const r = await checkTemplates(app, list);
+  if (r.problems.length) {
+    throw new DossierError('TEMPLATE_INVALID', `${r.problems.length} problem(s) in ${new Set(r.problems.map((p) => p.file)).size} template(s):\n  - ${r.problems.map(formatLint).join('\n  - ')}`, {
+      hint: 'Each line gives the template, where in it, and what is wrong (templates/README.md has the tag syntax).',
+      details: { problems: r.problems },
+    });
+  }
+  return { files: r.files.map((f) => path.relative(process.cwd(), f)), problems: [] as LintProblem[] };
+}
+
+const formatLint = (p: LintProblem) => `${path.relative(process.cwd(), p.file)}: ${p.where}: ${p.message}`;
+
+export const renderCheck = (r: { files: string[] }) => `OK: ${r.files.length} template(s) checked against their schema versions, no problems.`;
