@@ -30,7 +30,8 @@ function renameOnState(widgetDict: PDFDict, to: string): void {
     const on = states?.get(PDFName.of('Yes'));
     if (states && on) {
       states.delete(PDFName.of('Yes'));
-      states.set(PDFName.of(to), on);
+      // PDF names are bytes: a Cyrillic export value is written as its UTF-8 bytes (#D0#94#D0#B0 for Да).
+      states.set(PDFName.of(Buffer.from(to, 'utf8').toString('latin1')), on);
     }
   }
 }
