@@ -42,6 +42,13 @@ export const ErrorCodes = {
   RENDER_MISSING_VALUES: { exit: 1, title: 'Values missing for the template' },
   RENDER_FAILED: { exit: 1, title: 'The document could not be filled' },
   FONT_MISSING_GLYPHS: { exit: 1, title: 'The font cannot show some characters' },
+  PROFILE_NOT_FOUND: { exit: 1, title: 'No package profile for the recipient' },
+  PROFILE_INVALID: { exit: 1, title: 'The package profile has errors' },
+  PACKAGE_FAILED: { exit: 1, title: 'The package could not be built' },
+  NO_RECIPIENTS: { exit: 1, title: 'No recipients to build packages for' },
+  OUTBOX_NOT_FOUND: { exit: 1, title: 'No such outbox message' },
+  OUTBOX_STATE: { exit: 1, title: 'The message is not in a state that allows this' },
+  MAIL_CONFIG: { exit: 2, title: 'Mail is not configured' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
 } as const;

@@ -4,6 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
+import { outboxList, outboxRetry, packBuild, packSend, renderIdle, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, worker } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
@@ -185,6 +186,53 @@ export function buildProgram(cli: CliEnv): Command {
     .command('check [files...]')
     .description('lint templates against the schema versions they declare: unknown fields, loops over non-tables, ticks over non-booleans, PDF fields')
     .action(action((app, files: string[]) => templateCheck(app, files), renderCheck));
+
+  const pack = program.command('pack').description('document packages per recipient: rendered documents + scans, zipped with a manifest');
+  pack
+    .command('build <ref>')
+    .description('build the package(s) of one recipient or of all; recorded on the record')
+    .option('-r, --recipient <party>', 'one recipient')
+    .option('--all', 'every recipient (and lawyer) linked to the record')
+    .option('-o, --out <dir>', 'where to write the zips (default: <home>/packages/<ref>)')
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; out?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await action((app) => packBuild(app, actor(), io, Boolean(g.json), ref, o), renderPackBuild)(cmd);
+    });
+  pack
+    .command('send <ref>')
+    .description('build and queue the package email(s): record tag and reply token in the subject, split when too big')
+    .option('-r, --recipient <party>', 'one recipient')
+    .option('--all', 'every recipient (and lawyer) linked to the record')
+    .option('--dry-run', 'build and show what would be sent, queue nothing')
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
+    });
+  program
+    .command('share <ref>')
+    .description('send the full package to someone outside (a lawyer): creates the party if needed; their replies can add documents')
+    .requiredOption('--email <address>', 'their address')
+    .option('--role <role>', 'their role on the record', 'lawyer')
+    .option('--name <name>', 'their name, for a new party')
+    .action(action((app, ref: string, o: { email: string; role: string; name?: string }) => shareCmd(app, actor(), ref, o), renderShare));
+
+  const outbox = program.command('outbox').description('every email Dossier sends, with its delivery state');
+  outbox
+    .command('list')
+    .description('emails and their state (queued, sending, sent, failed, bounced), attempts, last server response')
+    .option('--status <status>', 'only this state')
+    .option('--ref <ref>', 'only this record')
+    .action(action((app, o: { status?: string; ref?: string }) => outboxList(app, o), renderOutbox));
+  outbox
+    .command('retry <id>')
+    .description('queue a failed or bounced email again (the same message, the same Message-ID)')
+    .action(action((app, id: string) => outboxRetry(app, actor(), id), (r: { id: number; status: string }) => `Outbox #${r.id} is ${r.status} again; the worker will send it.`));
+
+  program
+    .command('worker')
+    .description('run the job queues (sending mail, …)')
+    .option('--until-idle', 'stop when nothing is ready to run (for scripts and tests)')
+    .action(action((app, o: { untilIdle?: boolean }) => worker(app, io, o), renderIdle));
 
   const party = program.command('party').description('the directory of banks, insurers, brokers, lawyers, clients');
   party

@@ -45,6 +45,35 @@ export const ConfigSchema = z
       maxBytes: z.number().int().positive(),
       categories: z.record(Key, Label).refine((c) => Object.keys(c).length > 0, 'at least one category'),
     }),
+    mail: z.strictObject({
+      /** Who our mail comes from. */
+      from: z.string().min(3),
+      /** The domain of our Message-IDs. */
+      domain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name like dossier.example'),
+      /** The mailbox replies go to; outside parties reply to its plus-address with their token. */
+      intakeAddress: z.string().email(),
+      transport: z.enum(['file', 'smtp']),
+      /** file transport: where .eml files are written (default <home>/outbox). */
+      fileDir: z.string().nullable().default(null),
+      smtp: z.strictObject({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        security: z.enum(['tls', 'starttls', 'none']),
+        user: z.string().nullable().default(null),
+        password: z.string().nullable().default(null),
+        allowSelfSigned: z.boolean().default(false),
+        timeoutSeconds: z.number().positive().default(60),
+      }),
+      retry: z.strictObject({
+        limit: z.number().int().min(0).max(50),
+        delaySeconds: z.number().int().min(1),
+        backoff: z.boolean(),
+      }),
+      /** Secret for reply tokens; empty: generated once and kept in the database. */
+      tokenSecret: z.string().min(16).nullable().default(null),
+      /** Staff addresses (status replies are accepted only from them). */
+      staff: z.array(z.string().email()).default([]),
+    }),
     parties: z.strictObject({
       kinds: z.array(Key).min(1),
       roles: z.array(Key).min(1),

@@ -55,9 +55,14 @@ export function checkSupports(meta: TemplateMeta, template: string, type: string
 }
 
 export async function renderTemplate(app: App, ref: string, template: string, recipient?: string): Promise<Rendered> {
+  const { data, type, version } = await renderData(app, ref, recipient);
+  return renderWithData(template, data, type, version);
+}
+
+/** Fills a template from data already gathered (a package renders several from one section). */
+export async function renderWithData(template: string, data: RenderData, type: string, version: number): Promise<Rendered> {
   const format = templateFormat(template);
   const meta = loadTemplateMeta(template);
-  const { data, type, version } = await renderData(app, ref, recipient);
   checkSupports(meta, template, type, version);
   const bytes = readFileSync(template);
   const name = path.basename(template);

@@ -45,6 +45,17 @@ function createEnvironment(): typeof Handlebars {
       return typeof out === 'string' ? out : (defaultDisplay(out, ctx) ?? '');
     });
   }
+  // {{#if}} and {{#unless}} must look at the value, not at its wrapper (an object is always truthy).
+  const truthy = (v: unknown) => {
+    const x = v instanceof Cell ? v.raw : v;
+    return !(x === null || x === undefined || x === false || x === '' || x === 0 || (Array.isArray(x) && x.length === 0));
+  };
+  hb.registerHelper('if', function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+    return truthy(cond) ? options.fn(this) : options.inverse(this);
+  });
+  hb.registerHelper('unless', function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+    return truthy(cond) ? options.inverse(this) : options.fn(this);
+  });
   return hb;
 }
 const env = createEnvironment();

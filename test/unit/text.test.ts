@@ -47,3 +47,13 @@ describe('email templates (Handlebars)', () => {
     expect(() => renderText('Hello {{#if}}', d, { name: 'subject.hbs' })).toThrow(/subject\.hbs: /);
   });
 });
+
+describe('conditions look at values, not at their wrappers', () => {
+  it('treats false, empty text and missing values as false in {{#if}} and {{#unless}}', () => {
+    const d = data({ has_criminal_record: false, borrower_middle_name: '', coborrower_present: true });
+    expect(renderText('{{#if has_criminal_record}}да{{else}}нет{{/if}}', d)).toBe('нет');
+    expect(renderText('{{#if coborrower_present}}да{{else}}нет{{/if}}', d)).toBe('да');
+    expect(renderText('{{#unless borrower_middle_name}}без отчества{{/unless}}', d)).toBe('без отчества');
+    expect(renderText('{{#if borrower_first_name}}x{{else}}пусто{{/if}}', d)).toBe('пусто');
+  });
+});

@@ -1,0 +1,42 @@
+import type { App } from '../app.js';
+import { deliver, queueJobs, transportFor, type DeliveryOutcome } from '../outbound/outbox.js';
+import { QUEUES, startBoss } from './boss.js';
+
+// `dossier worker --until-idle`: runs the queues until nothing is ready to run, then stops. Mail
+// waiting for a retry later stays queued (and is reported); the next run picks it up.
+
+export interface IdleReport { sent: number; failed: number; retrying: number; waiting: number; nextAttemptAt: Date | null }
+
+export async function runUntilIdle(app: App, log: (line: string) => void = () => {}): Promise<IdleReport> {
+  const boss = await startBoss(app);
+  const transport = transportFor(app);
+  const counts: Record<DeliveryOutcome, number> = { sent: 0, retry: 0, failed: 0, done: 0 };
+  try {
+    // Rows without a live job (the process that queued them died, or an outbox retry): queue them.
+    // The queue's singleton key makes this harmless for rows that already have one.
+    const stray = (await app.db.query<{ id: number }>(`SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id`)).rows;
+    await queueJobs(boss, stray.map((r) => r.id));
+    for (;;) {
+      const jobs = await boss.fetch<{ outboxId: number }>(QUEUES.sendMail, { batchSize: 10 });
+      if (!jobs.length) break;
+      for (const job of jobs) {
+        let outcome: DeliveryOutcome;
+        try {
+          outcome = await deliver(app, transport, job.data.outboxId);
+        } catch (err) {
+          await boss.fail(QUEUES.sendMail, job.id, { error: (err as Error).message });
+          throw err;
+        }
+        counts[outcome]++;
+        log(`outbox #${job.data.outboxId}: ${outcome}`);
+        if (outcome === 'retry') await boss.fail(QUEUES.sendMail, job.id, { outcome });
+        else await boss.complete(QUEUES.sendMail, job.id, { outcome });
+      }
+    }
+  } finally {
+    transport.close();
+    await boss.stop({ graceful: false, close: true, timeout: 5000 });
+  }
+  const w = (await app.db.query<{ n: number; next: Date | null }>(`SELECT count(*)::int AS n, min(next_attempt_at) AS next FROM outbox WHERE status IN ('queued', 'sending')`)).rows[0]!;
+  return { sent: counts.sent, failed: counts.failed, retrying: counts.retry, waiting: w.n, nextAttemptAt: w.next };
+}

@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import type { PgBoss } from 'pg-boss';
+import type { Actor, App } from '../app.js';
+import type { Queryable } from '../db/pool.js';
+import { DossierError } from '../errors.js';
+import { QUEUES } from '../jobs/boss.js';
+import { recordEvent } from '../records/events.js';
+import { buildMessage, newMessageId, type OutgoingMessage } from './mime.js';
+import { fileTransport, SendError, smtpTransport, type Transport } from './transports.js';
+
+// The outbox: one row per email, its raw bytes kept in the blob store before anything is sent, so a
+// retry — even after a crash between sending and recording — sends the same bytes and Message-ID.
+// A pg-boss job (one per row at a time: the queue is "stately" with the row id as singleton key)
+// sends it; temporary failures go back to the queue with backoff, permanent ones fail with the reason.
+
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced';
+
+export interface OutboxRow {
+  id: number;
+  record_id: number | null;
+  party_id: number | null;
+  package_id: number | null;
+  kind: string;
+  message_id: string;
+  from_address: string;
+  to_addresses: string[];
+  subject: string;
+  raw_sha256: string;
+  size: number;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: Date | null;
+  last_response: string | null;
+  transport: string | null;
+  created_by: string;
+  created_at: Date;
+  sent_at: Date | null;
+  updated_at: Date;
+}
+
+export interface MailInput extends Omit<OutgoingMessage, 'messageId' | 'date' | 'loopId' | 'from'> {
+  recordId: number | null;
+  partyId: number | null;
+  packageId?: number | null;
+  kind: 'package' | 'notification' | 'confirmation' | 'acknowledgement';
+}
+
+export function transportFor(app: App): Transport {
+  const m = app.config.mail;
+  if (m.transport === 'file') return fileTransport(m.fileDir ? path.resolve(m.fileDir) : path.join(app.home, 'outbox'));
+  return smtpTransport({
+    host: m.smtp.host,
+    port: m.smtp.port,
+    security: m.smtp.security,
+    ...(m.smtp.user ? { user: m.smtp.user } : {}),
+    ...(m.smtp.password ? { password: m.smtp.password } : {}),
+    allowSelfSigned: m.smtp.allowSelfSigned,
+    timeoutMs: m.smtp.timeoutSeconds * 1000,
+  });
+}
+
+/** Builds the message, keeps its bytes, writes the outbox row; the caller queues the job. */
+export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: MailInput): Promise<OutboxRow> {
+  const messageId = newMessageId(app.config.mail.domain, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+  const { recordId, partyId, packageId, kind, ...message } = input;
+  const raw = await buildMessage({ ...message, from: app.config.mail.from, messageId, date: new Date(), loopId: app.config.mail.domain });
+  const blob = await app.blobs.put(Readable.from([raw]));
+  await q.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [blob.sha256, blob.size]);
+  const row = (
+    await q.query<OutboxRow>(
+      `INSERT INTO outbox (record_id, party_id, package_id, kind, message_id, from_address, to_addresses, subject, raw_sha256, size, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [recordId, partyId, packageId ?? null, kind, messageId, app.config.mail.from, [...input.to, ...(input.cc ?? [])], input.subject, blob.sha256, blob.size, actor.id],
+    )
+  ).rows[0]!;
+  if (recordId) {
+    await recordEvent(q, actor, { recordId, partyId, kind: 'mail_queued', field: `outbox:${row.id}`, newValue: { outbox: row.id, kind, to: row.to_addresses, subject: row.subject, messageId } });
+  }
+  return row;
+}
+
+export async function queueJobs(boss: PgBoss, ids: number[]): Promise<void> {
+  for (const id of ids) await boss.send(QUEUES.sendMail, { outboxId: id }, { singletonKey: `outbox:${id}` });
+}
+
+export type DeliveryOutcome = 'sent' | 'retry' | 'failed' | 'done';
+
+const actorOf = (app: App): Actor => ({ id: `worker:${process.pid}`, source: 'worker' });
+
+/** One delivery attempt of one outbox row. */
+export async function deliver(app: App, transport: Transport, outboxId: number): Promise<DeliveryOutcome> {
+  const row = (await app.db.query<OutboxRow>(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = now() WHERE id = $1 AND status IN ('queued', 'sending') RETURNING *`, [outboxId])).rows[0];
+  if (!row) return 'done'; // already sent, failed for good, or bounced
+  const raw = await buffer(await app.blobs.open(row.raw_sha256));
+  const actor = actorOf(app);
+  try {
+    const r = await transport.send(raw, { from: addressOnly(row.from_address), to: row.to_addresses }, row.message_id);
+    await app.db.query(`UPDATE outbox SET status = 'sent', sent_at = now(), last_response = $2, transport = $3, next_attempt_at = NULL, updated_at = now() WHERE id = $1`, [row.id, r.response, transport.name]);
+    if (row.record_id) await recordEvent(app.db, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_sent', field: `outbox:${row.id}`, newValue: { outbox: row.id, to: row.to_addresses, subject: row.subject, response: r.response, attempts: row.attempts } });
+    return 'sent';
+  } catch (err) {
+    const e = err instanceof SendError ? err : new SendError(`${(err as Error).message}`, { permanent: false, response: (err as Error).message });
+    const retry = app.config.mail.retry;
+    if (!e.permanent && row.attempts <= retry.limit) {
+      const delay = retry.delaySeconds * (retry.backoff ? 2 ** (row.attempts - 1) : 1);
+      await app.db.query(`UPDATE outbox SET status = 'queued', last_response = $2, transport = $3, next_attempt_at = now() + make_interval(secs => $4), updated_at = now() WHERE id = $1`, [row.id, e.response, transport.name, delay]);
+      return 'retry';
+    }
+    const reason = e.permanent ? e.response : `gave up after ${row.attempts} attempts; last: ${e.response}`;
+    await app.db.query(`UPDATE outbox SET status = 'failed', last_response = $2, transport = $3, next_attempt_at = NULL, updated_at = now() WHERE id = $1`, [row.id, reason, transport.name]);
+    if (row.record_id) await recordEvent(app.db, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_failed', field: `outbox:${row.id}`, newValue: { outbox: row.id, to: row.to_addresses, subject: row.subject, reason } });
+    return 'failed';
+  }
+}
+
+/** "Имя <a@b>" → "a@b" for the SMTP envelope. */
+function addressOnly(a: string): string {
+  return /<([^>]+)>/.exec(a)?.[1] ?? a.trim();
+}
+
+export async function listOutbox(app: App, filter: { status?: string | undefined; ref?: string | undefined } = {}): Promise<(OutboxRow & { ref: string | null })[]> {
+  if (filter.status && !['queued', 'sending', 'sent', 'failed', 'bounced'].includes(filter.status)) {
+    throw new DossierError('USAGE', `"${filter.status}" is not an outbox status.`, { hint: 'Statuses: queued, sending, sent, failed, bounced.' });
+  }
+  return (
+    await app.db.query<OutboxRow & { ref: string | null }>(
+      `SELECT o.*, r.ref FROM outbox o LEFT JOIN records r ON r.id = o.record_id
+       WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR r.ref = $2) ORDER BY o.id`,
+      [filter.status ?? null, filter.ref ?? null],
+    )
+  ).rows;
+}
+
+/** Puts a failed (or bounced) message back in the queue: the same bytes and Message-ID go out again. */
+export async function retryOutbox(app: App, actor: Actor, id: number): Promise<OutboxRow> {
+  const row = (await app.db.query<OutboxRow>('SELECT * FROM outbox WHERE id = $1', [id])).rows[0];
+  if (!row) throw new DossierError('OUTBOX_NOT_FOUND', `There is no outbox message #${id}.`, { hint: 'See `dossier outbox list`.' });
+  if (row.status === 'sent' || row.status === 'sending') {
+    throw new DossierError('OUTBOX_STATE', `Message #${id} is ${row.status}; only failed, bounced or queued messages can be retried.`);
+  }
+  const updated = (await app.db.query<OutboxRow>(`UPDATE outbox SET status = 'queued', next_attempt_at = now(), attempts = 0, updated_at = now() WHERE id = $1 RETURNING *`, [id])).rows[0]!;
+  if (row.record_id) await recordEvent(app.db, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_retried', field: `outbox:${id}`, oldValue: row.status, newValue: 'queued' });
+  return updated;
+}

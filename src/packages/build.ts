@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Actor, App } from '../app.js';
+import { withTransaction } from '../db/pool.js';
+import { renderData, renderWithData } from '../documents/render.js';
+import { renderText } from '../documents/text.js';
+import type { RenderData } from '../documents/evaluate.js';
+import { DossierError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import { listAttachments, type AttachmentRow } from '../records/attachments.js';
+import { recordEvent } from '../records/events.js';
+import { recordParties, type LinkedParty } from '../records/parties.js';
+import { getRecord, type RecordRow } from '../records/records.js';
+import { planParts, safeFileName, uniqueNames, worthCompressing, writeZip, type ZipEntry } from './zip.js';
+import { profileFor, type PackageProfile } from './profile.js';
+
+// One package per recipient: its documents rendered from its section of the record, the record's
+// scans of the categories its profile asks for (streamed from the blob store, stored not deflated
+// when already compressed), a manifest (manifest.json and a readable index) — zipped, split over
+// several zips when one email could not carry it, stored in the blob store and recorded.
+
+/** Roles whose parties get packages with --all. */
+export const PACKAGE_ROLES = ['recipient', 'lawyer'];
+const INDEX_NAME = 'ОПИСЬ.txt';
+/** Base64 makes an attachment 4/3 bigger, plus line breaks and the message around it. */
+const zipLimit = (maxEmailBytes: number) => Math.floor((maxEmailBytes - 64 * 1024) / 1.37);
+
+export interface ManifestFile {
+  name: string;
+  size: number;
+  sha256: string;
+  part: number;
+  source: { template: string; schemaVersion: number } | { attachment: number; category: string; originalName: string; contentType: string };
+}
+export interface Manifest {
+  record: string;
+  recipient: { key: string; name: string; kind: string };
+  builtAt: string;
+  builtBy: string;
+  schemaVersion: number;
+  profile: string;
+  parts: number;
+  files: ManifestFile[];
+}
+
+export interface BuiltPart { packageId: number; part: number; parts: number; fileName: string; path: string; sha256: string; size: number }
+export interface BuiltPackage { ref: string; recipient: string; recipientName: string; buildId: string; profile: PackageProfile; data: RenderData; parts: BuiltPart[]; manifest: Manifest }
+
+export interface BuildOptions {
+  recipients: string[] | 'all';
+  outDir?: string | undefined;
+  onProgress?: (recipient: string, done: number, total: number) => void;
+}
+
+function indexText(m: Manifest): string {
+  const lines = [
+    `Опись пакета документов / Package index`,
+    `Дело: ${m.record}    Получатель: ${m.recipient.name} (${m.recipient.key})`,
+    `Сформирован: ${m.builtAt} (${m.builtBy}), схема v${m.schemaVersion}${m.parts > 1 ? `, частей: ${m.parts}` : ''}`,
+    '',
+    ...m.files.map((f, i) => {
+      const src = 'template' in f.source ? `шаблон ${f.source.template}, схема v${f.source.schemaVersion}` : `вложение №${f.source.attachment} (${f.source.category}), исходное имя «${f.source.originalName}»`;
+      return `${i + 1}. ${f.name}${m.parts > 1 ? ` [часть ${f.part}]` : ''}\n   размер ${f.size} байт, sha256 ${f.sha256}\n   ${src}`;
+    }),
+    '',
+    'Контрольные суммы SHA-256 позволяют проверить, что файлы не изменены.',
+  ];
+  return lines.join('\r\n') + '\r\n';
+}
+
+export async function recipientsFor(app: App, record: RecordRow, which: string[] | 'all'): Promise<LinkedParty[]> {
+  const linked = await recordParties(app.db, record.id);
+  if (which === 'all') {
+    const seen = new Set<string>();
+    const list = linked.filter((p) => PACKAGE_ROLES.includes(p.role) && !seen.has(p.key) && seen.add(p.key));
+    if (!list.length) throw new DossierError('NO_RECIPIENTS', `${record.ref} has no recipients.`, { hint: `Link them: dossier record link ${record.ref} <party> --role recipient.` });
+    return list;
+  }
+  return which.map((key) => {
+    const p = linked.find((x) => x.key === key);
+    if (!p) throw new DossierError('PARTY_NOT_FOUND', `${key} is not linked to ${record.ref}.`, { hint: `Link it: dossier record link ${record.ref} ${key} --role recipient.` });
+    return p;
+  });
+}
+
+async function buildOne(app: App, actor: Actor, record: RecordRow, party: LinkedParty, attachments: AttachmentRow[], outDir: string, opts: BuildOptions): Promise<BuiltPackage> {
+  const profile = profileFor(templatesDir, party, record.type);
+  const { data, type, version } = await renderData(app, record.ref, party.key);
+  const name = (hbs: string, what: string) => safeFileName(renderText(hbs, data, { name: `${path.basename(profile.file)} ${what}` }));
+
+  // Documents first: rendered in memory (tens of KB), hashed, deflated in the zip.
+  const docs: { name: string; bytes: Buffer; template: string }[] = [];
+  for (const d of profile.documents) {
+    const rendered = await renderWithData(path.join(profile.dir, d.template), data, type, version);
+    docs.push({ name: name(d.name, `name of ${d.template}`), bytes: rendered.bytes, template: path.relative(templatesDir, rendered.template) });
+  }
+  // Then the scans of the profile's categories, in the order attached.
+  const scans = profile.attachments.flatMap((c) => attachments.filter((a) => a.category === c.category).map((a) => ({ a, folder: c.folder })));
+  const names = uniqueNames([...docs.map((d) => d.name), ...scans.map((s) => (s.folder ? `${safeFileName(s.folder)}/` : '') + safeFileName(s.a.file_name))]);
+  const builtAt = new Date();
+  const files: (ManifestFile & { entry: ZipEntry })[] = [
+    ...docs.map((d, i) => ({
+      name: names[i]!,
+      size: d.bytes.length,
+      sha256: createHash('sha256').update(d.bytes).digest('hex'),
+      part: 1,
+      source: { template: d.template, schemaVersion: version },
+      entry: { name: names[i]!, source: d.bytes, size: d.bytes.length, compress: true, date: builtAt } satisfies ZipEntry,
+    })),
+    ...scans.map(({ a }, j) => ({
+      name: names[docs.length + j]!,
+      size: a.size,
+      sha256: a.sha256, // content-addressed: the blob's name is its checksum
+      part: 1,
+      source: { attachment: a.id, category: a.category, originalName: a.file_name, contentType: a.content_type },
+      entry: { name: names[docs.length + j]!, source: () => app.blobs.open(a.sha256), size: a.size, compress: worthCompressing(a.content_type), date: builtAt } satisfies ZipEntry,
+    })),
+  ];
+  const plan = planParts(files.map((f, i) => ({ name: f.name, size: f.size, pinFirst: i < docs.length })), zipLimit(profile.max_email_bytes));
+  if (plan.oversize.length) {
+    throw new DossierError('PACKAGE_FAILED', `${party.key}: ${plan.oversize.join(', ')} alone exceed${plan.oversize.length === 1 ? 's' : ''} the largest email ${party.name} accepts (${profile.max_email_bytes} bytes).`, {
+      hint: `Compress or split the scan, or raise max_email_bytes in ${path.relative(process.cwd(), profile.file)} if the recipient accepts more.`,
+    });
+  }
+  const parts = plan.parts.length || 1;
+  const partOf = new Map(plan.parts.flatMap((names, i) => names.map((n) => [n, i + 1] as const)));
+  for (const f of files) f.part = partOf.get(f.name) ?? 1;
+  const manifest: Manifest = {
+    record: record.ref,
+    recipient: { key: party.key, name: party.name, kind: party.kind },
+    builtAt: builtAt.toISOString(),
+    builtBy: actor.id,
+    schemaVersion: version,
+    profile: path.relative(templatesDir, profile.file),
+    parts,
+    files: files.map(({ entry: _entry, ...f }) => f),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+  const indexBytes = Buffer.from(indexText(manifest));
+
+  const archiveBase = name(profile.archive, 'archive name').replace(/\.zip$/i, '');
+  const buildId = randomBytes(6).toString('hex');
+  await mkdir(outDir, { recursive: true });
+  const built: Omit<BuiltPart, 'packageId'>[] = [];
+  let done = 0;
+  const total = files.reduce((n, f) => n + f.size, 0);
+  for (let part = 1; part <= parts; part++) {
+    const fileName = parts > 1 ? `${archiveBase} (часть ${part} из ${parts}).zip` : `${archiveBase}.zip`;
+    const out = path.join(outDir, fileName);
+    const entries = [
+      ...files.filter((f) => f.part === part).map((f) => f.entry),
+      { name: 'manifest.json', source: manifestBytes, size: manifestBytes.length, compress: true, date: builtAt },
+      { name: INDEX_NAME, source: indexBytes, size: indexBytes.length, compress: true, date: builtAt },
+    ];
+    const base = done;
+    const zip = await writeZip(entries, out, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
+    done = Math.min(total, done + files.filter((f) => f.part === part).reduce((n, f) => n + f.size, 0));
+    built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
+  }
+
+  // Keep each zip in the blob store (mail is built from it later) and record the package.
+  const stored: BuiltPart[] = [];
+  for (const b of built) {
+    const blob = await app.blobs.put(b.path);
+    if (blob.sha256 !== b.sha256) throw new DossierError('PACKAGE_FAILED', `${b.fileName} changed while it was stored (${b.sha256} → ${blob.sha256}).`);
+  }
+  await withTransaction(app.db, async (c) => {
+    for (const b of built) {
+      await c.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'application/zip') ON CONFLICT DO NOTHING", [b.sha256, b.size]);
+      const id = (
+        await c.query<{ id: number }>(
+          `INSERT INTO packages (record_id, party_id, build_id, part, parts, file_name, sha256, size, manifest, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+          [record.id, party.id, buildId, b.part, b.parts, b.fileName, b.sha256, b.size, JSON.stringify(manifest), actor.id],
+        )
+      ).rows[0]!.id;
+      await recordEvent(c, actor, {
+        recordId: record.id,
+        partyId: party.id,
+        kind: 'package_built',
+        field: `package:${party.key}`,
+        newValue: { package: id, file: b.fileName, part: b.part, parts: b.parts, size: b.size, sha256: b.sha256, files: manifest.files.filter((f) => f.part === b.part).length },
+      });
+      stored.push({ ...b, packageId: id });
+    }
+  });
+  return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: stored, manifest };
+}
+
+export async function buildPackages(app: App, actor: Actor, ref: string, opts: BuildOptions): Promise<BuiltPackage[]> {
+  const record = await getRecord(app.db, ref);
+  const recipients = await recipientsFor(app, record, opts.recipients);
+  const attachments = await listAttachments(app.db, record.id);
+  const outDir = opts.outDir ?? path.join(app.home, 'packages', record.ref);
+  // Check every profile before building anything: one missing profile should not leave half the set.
+  for (const p of recipients) profileFor(templatesDir, p, record.type);
+  const out: BuiltPackage[] = [];
+  for (const p of recipients) out.push(await buildOne(app, actor, record, p, attachments, outDir, opts));
+  return out;
+}

@@ -1,0 +1,53 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { DossierError } from '../errors.js';
+
+// A recipient's package profile, templates/<party key>/package.yaml (or templates/<party kind>/ for
+// any party of a kind, e.g. every lawyer): which documents to render, which attachment categories
+// to add, how files are named, the email's subject and body, and the largest email it accepts.
+// Names, subject and bodies are Handlebars with the document filters ({{$ref}}, {{money loan_amount}}).
+
+export const PackageProfile = z.strictObject({
+  title: z.string().min(1),
+  type: z.string().min(1),
+  documents: z.array(z.strictObject({ template: z.string().min(1), name: z.string().min(1) })).default([]),
+  attachments: z.array(z.strictObject({ category: z.string().min(1), folder: z.string().default('') })).default([]),
+  archive: z.string().min(1),
+  email: z.strictObject({
+    subject: z.string().min(1),
+    text: z.string().min(1), // a .hbs file beside the profile
+    html: z.string().optional(),
+  }),
+  max_email_bytes: z.number().int().min(100_000).default(10 * 1024 * 1024),
+});
+export type PackageProfile = z.infer<typeof PackageProfile> & { dir: string; file: string };
+
+export function profileFor(root: string, party: { key: string; kind: string }, type: string): PackageProfile {
+  const candidates = [path.join(root, party.key, 'package.yaml'), path.join(root, party.kind, 'package.yaml')];
+  const file = candidates.find((f) => existsSync(f) && (YAML.parse(readFileSync(f, 'utf8')) as { type?: string } | null)?.type === type);
+  if (!file) {
+    throw new DossierError('PROFILE_NOT_FOUND', `There is no ${type} package profile for ${party.key} (${party.kind}).`, {
+      hint: `Create ${path.relative(process.cwd(), candidates[0]!)} (or one for every ${party.kind}: ${path.relative(process.cwd(), candidates[1]!)}); templates/README.md describes it.`,
+    });
+  }
+  return loadProfile(file);
+}
+
+export function loadProfile(file: string): PackageProfile {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new DossierError('PROFILE_INVALID', `${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const r = PackageProfile.safeParse(raw);
+  if (!r.success) {
+    throw new DossierError('PROFILE_INVALID', `${file}:\n  - ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('\n  - ')}`, { hint: 'See templates/README.md (package profiles).' });
+  }
+  const dir = path.dirname(file);
+  const missing = [...r.data.documents.map((d) => d.template), r.data.email.text, ...(r.data.email.html ? [r.data.email.html] : [])].filter((f) => !existsSync(path.join(dir, f)));
+  if (missing.length) throw new DossierError('PROFILE_INVALID', `${file} names files that are not there: ${missing.join(', ')}.`);
+  return { ...r.data, dir, file };
+}
