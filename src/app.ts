@@ -6,7 +6,7 @@ import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
 import { DossierError } from './errors.js';
-import { fieldSchemasDir } from './paths.js';
+import { fieldSchemasDir, templatesDir } from './paths.js';
 import { SchemaRegistry } from './schemas/registry.js';
 import { FsBlobStore, type BlobStore } from './storage/blobs.js';
 
@@ -23,6 +23,8 @@ export interface App {
   db: Db;
   blobs: BlobStore;
   schemas: SchemaRegistry;
+  /** Document templates and package profiles. */
+  templatesDir: string;
   embedded: EmbeddedHandle | null;
   close(): Promise<void>;
 }
@@ -74,7 +76,8 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
     });
   }
   const schemasDir = config.schemas.dir ? path.resolve(options.cwd ?? process.cwd(), config.schemas.dir) : fieldSchemasDir;
-  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), schemas: new SchemaRegistry(db, schemasDir), embedded, close };
+  const templates = config.templates.dir ? path.resolve(options.cwd ?? process.cwd(), config.templates.dir) : templatesDir;
+  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), schemas: new SchemaRegistry(db, schemasDir), templatesDir: templates, embedded, close };
 }
 
 export function redactUrl(url: string): string {

@@ -38,6 +38,9 @@ export const ConfigSchema = z
       url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').nullable().default(null),
       poolSize: z.number().int().min(1).max(200).default(10),
     }),
+    templates: z.strictObject({
+      dir: z.string().min(1).nullable().default(null),
+    }),
     schemas: z.strictObject({
       dir: z.string().min(1).nullable().default(null),
     }),

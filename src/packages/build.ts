@@ -7,7 +7,6 @@ import { renderData, renderWithData } from '../documents/render.js';
 import { renderText } from '../documents/text.js';
 import type { RenderData } from '../documents/evaluate.js';
 import { DossierError } from '../errors.js';
-import { templatesDir } from '../paths.js';
 import { listAttachments, type AttachmentRow } from '../records/attachments.js';
 import { recordEvent } from '../records/events.js';
 import { recordParties, type LinkedParty } from '../records/parties.js';
@@ -85,7 +84,7 @@ export async function recipientsFor(app: App, record: RecordRow, which: string[]
 }
 
 async function buildOne(app: App, actor: Actor, record: RecordRow, party: LinkedParty, attachments: AttachmentRow[], outDir: string, opts: BuildOptions): Promise<BuiltPackage> {
-  const profile = profileFor(templatesDir, party, record.type);
+  const profile = profileFor(app.templatesDir, party, record.type);
   const { data, type, version } = await renderData(app, record.ref, party.key);
   const name = (hbs: string, what: string) => safeFileName(renderText(hbs, data, { name: `${path.basename(profile.file)} ${what}` }));
 
@@ -93,7 +92,7 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, party: Linked
   const docs: { name: string; bytes: Buffer; template: string }[] = [];
   for (const d of profile.documents) {
     const rendered = await renderWithData(path.join(profile.dir, d.template), data, type, version);
-    docs.push({ name: name(d.name, `name of ${d.template}`), bytes: rendered.bytes, template: path.relative(templatesDir, rendered.template) });
+    docs.push({ name: name(d.name, `name of ${d.template}`), bytes: rendered.bytes, template: path.relative(app.templatesDir, rendered.template) });
   }
   // Then the scans of the profile's categories, in the order attached.
   const scans = profile.attachments.flatMap((c) => attachments.filter((a) => a.category === c.category).map((a) => ({ a, folder: c.folder })));
@@ -132,7 +131,7 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, party: Linked
     builtAt: builtAt.toISOString(),
     builtBy: actor.id,
     schemaVersion: version,
-    profile: path.relative(templatesDir, profile.file),
+    profile: path.relative(app.templatesDir, profile.file),
     parts,
     files: files.map(({ entry: _entry, ...f }) => f),
   };
@@ -141,13 +140,15 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, party: Linked
 
   const archiveBase = name(profile.archive, 'archive name').replace(/\.zip$/i, '');
   const buildId = randomBytes(6).toString('hex');
-  await mkdir(outDir, { recursive: true });
+  // One folder per recipient: two recipients' archives may well carry the same name.
+  const dir = path.join(outDir, party.key);
+  await mkdir(dir, { recursive: true });
   const built: Omit<BuiltPart, 'packageId'>[] = [];
   let done = 0;
   const total = files.reduce((n, f) => n + f.size, 0);
   for (let part = 1; part <= parts; part++) {
     const fileName = parts > 1 ? `${archiveBase} (часть ${part} из ${parts}).zip` : `${archiveBase}.zip`;
-    const out = path.join(outDir, fileName);
+    const out = path.join(dir, fileName);
     const entries = [
       ...files.filter((f) => f.part === part).map((f) => f.entry),
       { name: 'manifest.json', source: manifestBytes, size: manifestBytes.length, compress: true, date: builtAt },
@@ -193,7 +194,7 @@ export async function buildPackages(app: App, actor: Actor, ref: string, opts: B
   const attachments = await listAttachments(app.db, record.id);
   const outDir = opts.outDir ?? path.join(app.home, 'packages', record.ref);
   // Check every profile before building anything: one missing profile should not leave half the set.
-  for (const p of recipients) profileFor(templatesDir, p, record.type);
+  for (const p of recipients) profileFor(app.templatesDir, p, record.type);
   const out: BuiltPackage[] = [];
   for (const p of recipients) out.push(await buildOne(app, actor, record, p, attachments, outDir, opts));
   return out;

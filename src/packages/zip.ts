@@ -73,9 +73,15 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
   };
 
   // The first failure wins (a named source error rather than the write error it causes downstream).
-  let fail!: (err: Error) => void;
-  const failed = new Promise<never>((_resolve, reject) => (fail = reject));
+  let failure: Error | undefined;
+  let reject!: (err: Error) => void;
+  const failed = new Promise<never>((_resolve, r) => (reject = r));
   failed.catch(() => undefined); // always awaited through Promise.race; this only silences Node
+  const fail = (err: Error): void => {
+    if (failure) return;
+    failure = err;
+    reject(err);
+  };
 
   const temp = typeof out === 'string' ? `${out}.${randomBytes(6).toString('hex')}.part` : null;
   // 'wx': never write into a file that someone else has just created under the same temp name.
@@ -109,6 +115,7 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
   const results: ZipResult['entries'] = [];
   try {
     for (const entry of entries) {
+      if (failure) throw failure; // e.g. the zip file could not be created: append nothing more
       const data = { name: entry.name, store: !entry.compress, date: entry.date ?? new Date() };
       // archiver emits 'entry' once an entry's bytes have gone into the zip; we wait for it before
       // opening the next source (one source open at a time).
@@ -120,9 +127,12 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
         await Promise.race([appended, failed]);
         progress(entry.source.length);
       } else {
-        const source = await Promise.race([openSource(entry), failed]);
+        // Not raced against `failed`: a source opened after a failure would never be closed.
+        const source = await openSource(entry);
+        current = { source };
+        if (failure) throw failure;
         const meter = new EntryMeter(entry, progress);
-        current = { source, meter };
+        current.meter = meter;
         // pipeline (not pipe) so that a source error reaches us and destroys the meter.
         pipeline(source, meter, (err) => {
           if (err) fail(new Error(`Could not read "${entry.name}" for the zip: ${err.message}`, { cause: err }));

@@ -4,7 +4,6 @@ import type { App } from '../../app.js';
 import { checkTemplates, templateFiles, type LintProblem } from '../../documents/lint.js';
 import { renderTemplate } from '../../documents/render.js';
 import { DossierError } from '../../errors.js';
-import { templatesDir } from '../../paths.js';
 import { formatBytes } from '../output.js';
 
 export async function render(app: App, ref: string, o: { template: string; recipient?: string | undefined; out?: string | undefined }) {
@@ -18,7 +17,7 @@ export const renderRendered = (r: Awaited<ReturnType<typeof render>>) =>
   `Wrote ${r.out} (${formatBytes(r.bytes)}) from ${r.template}${r.recipient ? ` for ${r.recipient}` : ''}, ${r.ref} on schema v${r.schemaVersion}.`;
 
 export async function templateCheck(app: App, files: string[]) {
-  const list = files.length ? files.map((f) => path.resolve(f)) : templateFiles(templatesDir);
+  const list = files.length ? files.map((f) => path.resolve(f)) : templateFiles(app.templatesDir);
   const r = await checkTemplates(app, list);
   if (r.problems.length) {
     throw new DossierError('TEMPLATE_INVALID', `${r.problems.length} problem(s) in ${new Set(r.problems.map((p) => p.file)).size} template(s):\n  - ${r.problems.map(formatLint).join('\n  - ')}`, {
