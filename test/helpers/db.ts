@@ -46,3 +46,14 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
   };
 }
+
+/** Rows of one query on a test database (what a user would see with psql). */
+export async function sqlRows<T extends pg.QueryResultRow>(db: TestDatabase, text: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client(db.config);
+  await c.connect();
+  try {
+    return (await c.query<T>(text, params)).rows;
+  } finally {
+    await c.end();
+  }
+}

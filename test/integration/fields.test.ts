@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
@@ -17,15 +17,7 @@ async function view(ref: string, ...args: string[]): Promise<Map<string, Effecti
   return new Map((r.json().values as Effective[]).map((v) => [v.field, v]));
 }
 
-async function sql<T extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client(db.config);
-  await c.connect();
-  try {
-    return (await c.query<T>(text, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReplyAddress, parseSubjectTags, verifyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir, templatesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Packages built for the sample deal's banks and the claim's parties, sent through a real SMTP
@@ -24,15 +24,7 @@ let templates: string;
 const scan = (f: string) => path.join(fixturesDir, 'scans', f);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function sql<T extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client(db.config);
-  await c.connect();
-  try {
-    return (await c.query<T>(text, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
 
 const run = async (...args: string[]) => {
   const r = await dossier(args, env);
