@@ -4,6 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
+import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
 import { outboxList, outboxRetry, packBuild, packSend, renderIdle, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, worker } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
@@ -227,6 +228,26 @@ export function buildProgram(cli: CliEnv): Command {
     .command('retry <id>')
     .description('queue a failed or bounced email again (the same message, the same Message-ID)')
     .action(action((app, id: string) => outboxRetry(app, actor(), id), (r: { id: number; status: string }) => `Outbox #${r.id} is ${r.status} again; the worker will send it.`));
+
+  const mail = program.command('mail').description('incoming mail: the intake journal');
+  mail
+    .command('ingest [files...]')
+    .description('journal and process messages from .eml files, or one from standard input (an MTA pipe)')
+    .action(action((app, files: string[]) => mailIngest(app, files), renderIngest));
+  mail
+    .command('list')
+    .description('journaled messages, newest first, with their outcome and reason')
+    .option('--outcome <outcome>', 'applied, quarantined, ignored, refused, failed or pending')
+    .action(action((app, o: { outcome?: string }) => mailList(app, o), renderMailList));
+  mail
+    .command('show <id>')
+    .description('one journaled message: where it came from, what was read from it, what happened')
+    .action(action((app, id: string) => mailShow(app, id), renderMailShow));
+  mail
+    .command('replay <id>')
+    .description('process a journaled message again (a quarantined or failed one, after a fix)')
+    .option('--force', 'even if it was applied (only when its effect was undone)')
+    .action(action((app, id: string, o: { force?: boolean }) => mailReplay(app, id, o), (r: { id: number; outcome: string; reason: string }) => `#${r.id}: ${r.outcome} — ${r.reason}`));
 
   program
     .command('worker')

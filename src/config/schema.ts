@@ -77,6 +77,56 @@ export const ConfigSchema = z
       /** Staff addresses (status replies are accepted only from them). */
       staff: z.array(z.string().email()).default([]),
     }),
+    intake: z.strictObject({
+      /** The embedded default source: a Maildir (new/, cur/, tmp/); empty: <home>/inbox. */
+      maildir: z.string().nullable().default(null),
+      mailboxes: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
+            host: z.string().min(1),
+            port: z.number().int().min(1).max(65535),
+            security: z.enum(['tls', 'starttls', 'none']),
+            user: z.string().min(1),
+            password: z.string().min(1),
+            folder: z.string().default('INBOX'),
+            processedFolder: z.string().default('Dossier/Processed'),
+            quarantineFolder: z.string().default('Dossier/Quarantine'),
+            idle: z.boolean().default(true),
+            pollSeconds: z.number().int().min(1).default(30),
+            allowSelfSigned: z.boolean().default(false),
+          }),
+        )
+        .default([]),
+      limits: z.strictObject({
+        maxMessageBytes: z.number().int().positive(),
+        maxAttachmentBytes: z.number().int().positive(),
+        maxAttachments: z.number().int().positive(),
+      }),
+      /** More messages than this from one sender in an hour are quarantined. */
+      perSenderPerHour: z.number().int().positive(),
+      /** How staff mail proves it is real: none, our MTA's Authentication-Results, or mailauth on the message. */
+      staffAuth: z.enum(['none', 'authentication-results', 'mailauth']),
+      /** The authserv-id our own MTA writes in Authentication-Results (only its results are trusted). */
+      trustedAuthServId: z.string().nullable().default(null),
+      /** Category of documents that outside parties send. */
+      incomingCategory: z.string().min(1),
+    }),
+    notifications: z.strictObject({
+      sms: z.strictObject({
+        gateway: z.enum(['none', 'file', 'http']),
+        fileDir: z.string().nullable().default(null),
+        url: z.string().url().nullable().default(null),
+        /** Handlebars: {{to}} and {{text}} (JSON-escaped with {{json text}}). */
+        body: z.string().default('{"to": {{json to}}, "text": {{json text}}}'),
+        headers: z.record(z.string(), z.string()).default({}),
+      }),
+    }),
+    /** What a bank's or insurer's decision does to the record's status. */
+    statusRules: z.record(
+      z.string(),
+      z.record(z.enum(['approved', 'declined', 'more_info']), z.strictObject({ status: z.string(), when: z.enum(['any', 'all']).default('any') })),
+    ),
     parties: z.strictObject({
       kinds: z.array(Key).min(1),
       roles: z.array(Key).min(1),

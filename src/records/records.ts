@@ -102,7 +102,12 @@ export async function listRecords(q: Queryable, config: Config, filter: ListFilt
 export interface StatusChange { ref: string; status: string; reason?: string | undefined }
 
 export async function changeStatus(db: Db, config: Config, actor: Actor, change: StatusChange): Promise<{ record: RecordRow; from: string }> {
-  return withTransaction(db, async (c) => {
+  return withTransaction(db, (c) => changeStatusIn(c, config, actor, change));
+}
+
+/** The status change inside the caller's transaction (a decision from a message changes it with the values). */
+export async function changeStatusIn(c: Queryable, config: Config, actor: Actor, change: StatusChange): Promise<{ record: RecordRow; from: string }> {
+  {
     const rec = await getRecord(c, change.ref, { forUpdate: true });
     const t = recordType(config, rec.type);
     if (!(change.status in t.statuses)) {
@@ -126,5 +131,10 @@ export async function changeStatus(db: Db, config: Config, actor: Actor, change:
       details: change.reason ? { reason: change.reason } : null,
     });
     return { record: updated, from: rec.status };
-  });
+  }
+}
+
+/** Whether the record may go from its status to `to` (for callers that prefer to skip, not fail). */
+export function transitionAllowed(config: Config, type: string, from: string, to: string): boolean {
+  return (config.recordTypes[type]?.transitions[from] ?? []).includes(to);
 }

@@ -95,5 +95,13 @@ export async function worker(app: App, io: Io, o: { untilIdle?: boolean | undefi
   return runUntilIdle(app, (l) => io.err(l));
 }
 
-export const renderIdle = (r: IdleReport) =>
-  `Sent ${r.sent}, failed ${r.failed}, to retry ${r.retrying}.` + (r.waiting ? ` ${r.waiting} message(s) waiting${r.nextAttemptAt ? ` (next attempt ${formatTime(r.nextAttemptAt)})` : ''}.` : ' Nothing left to do.');
+export const renderIdle = (r: IdleReport) => {
+  const inbound = Object.entries(r.received).map(([o, n]) => `${n} ${o}`).join(', ');
+  return (
+    (inbound ? `Received: ${inbound}. ` : '') +
+    `Sent ${r.sent}, failed ${r.failed}, to retry ${r.retrying}.` +
+    (r.sms ? ` SMS sent: ${r.sms}.` : '') +
+    (r.waiting ? ` ${r.waiting} message(s) waiting${r.nextAttemptAt ? ` (next attempt ${formatTime(r.nextAttemptAt)})` : ''}.` : ' Nothing left to do.') +
+    (r.mailboxErrors.length ? `\nMailbox errors: ${r.mailboxErrors.join('; ')}` : '')
+  );
+};

@@ -1,0 +1,97 @@
+import { ImapFlow } from 'imapflow';
+import type { App } from '../app.js';
+import { journal, findByImap } from './journal.js';
+import { processMessage, type IntakeResult } from './process.js';
+
+// IMAP mailboxes (imapflow). One poll: every message in the folder is journaled (checkpoint: the
+// folder's UIDVALIDITY and the message UID), processed, and only after the database commit moved to
+// the processed or quarantine folder. A crash before the move leaves the message in place; the next
+// poll finds it in the journal and only moves it. Each mailbox is polled by one worker at a time
+// (a PostgreSQL advisory lock on its name).
+
+export type MailboxConfig = App['config']['intake']['mailboxes'][number];
+
+export function imapClient(mb: MailboxConfig): ImapFlow {
+  return new ImapFlow({
+    host: mb.host,
+    port: mb.port,
+    secure: mb.security === 'tls',
+    doSTARTTLS: mb.security === 'starttls' ? true : mb.security === 'none' ? false : undefined,
+    auth: { user: mb.user, pass: mb.password },
+    logger: false,
+    tls: { rejectUnauthorized: !mb.allowSelfSigned },
+    connectionTimeout: 15_000,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
+}
+
+const folderPath = (f: string) => f.split('/');
+const BATCH = 25;
+
+async function ensureFolder(client: ImapFlow, f: string): Promise<string> {
+  try {
+    return (await client.mailboxCreate(folderPath(f))).path;
+  } catch (err) {
+    // Already there: find its real path (the server's hierarchy separator may not be "/").
+    const list = await client.list();
+    const want = folderPath(f).join('\u0000');
+    const hit = list.find((m) => m.path.split(m.delimiter).join('\u0000') === want);
+    if (hit) return hit.path;
+    throw err;
+  }
+}
+
+export interface PollReport { mailbox: string; seen: number; results: IntakeResult[]; skipped?: string }
+
+export async function pollImap(app: App, mb: MailboxConfig, onResult: (r: IntakeResult) => void = () => {}): Promise<PollReport> {
+  const lockClient = await app.db.connect();
+  const key = `dossier:mailbox:${mb.name}`;
+  try {
+    const got = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key])).rows[0]!.ok;
+    if (!got) return { mailbox: mb.name, seen: 0, results: [], skipped: 'another worker is polling it' };
+    await app.db.query(`INSERT INTO mailbox_state (mailbox, last_poll_at) VALUES ($1, now()) ON CONFLICT (mailbox) DO UPDATE SET last_poll_at = now()`, [mb.name]);
+    const client = imapClient(mb);
+    const results: IntakeResult[] = [];
+    let seen = 0;
+    try {
+      await client.connect();
+      const processed = await ensureFolder(client, mb.processedFolder);
+      const quarantine = await ensureFolder(client, mb.quarantineFolder);
+      const lock = await client.getMailboxLock(mb.folder);
+      try {
+        const box = client.mailbox as { uidValidity: bigint | number };
+        const uidvalidity = Number(box.uidValidity);
+        const uids = ((await client.search({ all: true }, { uid: true })) || []) as number[];
+        seen = uids.length;
+        for (let i = 0; i < uids.length; i += BATCH) {
+          const batch = uids.slice(i, i + BATCH);
+          const sources: { uid: number; source: Buffer }[] = [];
+          for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
+            if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
+          }
+          for (const { uid, source } of sources) {
+            const known = await findByImap(app.db, mb.name, uidvalidity, uid);
+            const row = known ?? (await journal(app, source, { mailbox: mb.name, uidvalidity, uid })).row;
+            const r = row.outcome ? { id: row.id, outcome: row.outcome, reason: row.reason ?? '', ref: null, outbox: [] } : await processMessage(app, row.id);
+            if (!r) continue;
+            await client.messageMove(String(uid), r.outcome === 'applied' || r.outcome === 'ignored' ? processed : quarantine, { uid: true });
+            results.push(r);
+            onResult(r);
+          }
+          await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...batch)]);
+        }
+      } finally {
+        lock.release();
+      }
+      await app.db.query(`UPDATE mailbox_state SET last_ok_at = now(), last_error = NULL WHERE mailbox = $1`, [mb.name]);
+    } catch (err) {
+      await app.db.query(`UPDATE mailbox_state SET last_error = $2 WHERE mailbox = $1`, [mb.name, (err as Error).message]);
+      throw err;
+    } finally {
+      await client.logout().catch(() => client.close());
+    }
+    return { mailbox: mb.name, seen, results };
+  } finally {
+    await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => {});
+    lockClient.release();
+  }
+}
