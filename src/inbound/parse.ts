@@ -800,10 +800,14 @@ function headerField(line: string): { key: FieldKey; value: string } | null {
 const FORWARD_SEPARATORS = [
   /^-{2,}\s*(forwarded message|пересылаемое сообщение|пересылаемое письмо|начало пересылаемого сообщения|начало переадресованного сообщения|weitergeleitete nachricht|message transféré)\s*-{2,}$/i,
   /^(begin forwarded message|начало переадресованного сообщения|начало пересылаемого сообщения)\s*:$/i,
+  // The Bat!: "Это пересылаемое сообщение" / "This is a forwarded message", then От:/Кому:/Тема: without a date.
+  /^(это пересылаемое сообщение|this is a forwarded message)$/i,
 ];
 // Outlook's separator, used for replies and forwards alike.
 const ORIGINAL_SEPARATOR = /^-{3,}\s*(original message|исходное сообщение|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{3,}$/i;
-const FORWARD_END = /^-{2,}\s*(конец пересылаемого сообщения|конец переадресованного сообщения|end forwarded message)\s*-{2,}$/i;
+const FORWARD_END = /^(-{2,}\s*(конец пересылаемого сообщения|конец переадресованного сообщения|end forwarded message)\s*-{2,}|={2,}8<={2,}\s*(конец текста исходного сообщения|end of original message text)\s*={2,})$/i;
+// The Bat! frames the forwarded text: "===8<===Текст исходного сообщения===" … "===8<===Конец текста…===".
+const BAT_TEXT_START = /^={2,}8<={2,}\s*(текст исходного сообщения|original message text)\s*={2,}$/i;
 
 // "On Fri, Nov 21, 2026 at 10:15 AM Ivan <ivan@bank.ru> wrote:", "… Иван Петров пишет:", "… написал(а):"
 const WROTE_LINE = /^(on\b.{0,300}\bwrote|.{0,300}\s(написал|написала|написал\(а\)|пишет|wrote|schrieb))\s*:$/iu;
@@ -1015,7 +1019,7 @@ function readInlineForward(lines: string[], start: number): ForwardedMessage {
     else if (f.key === 'to') fwd.to.push(...looseAddressList(f.value));
     // Cc: ForwardedMessage keeps no copy list
   }
-  fwd.text = tidy(body.slice(i));
+  fwd.text = tidy(body.slice(i).filter((l) => !BAT_TEXT_START.test(l.trim())));
   return fwd;
 }
 

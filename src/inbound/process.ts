@@ -102,14 +102,22 @@ async function clientNameMatches(c: DbClient, app: App, m: ParsedMessage): Promi
   return hits;
 }
 
-/** Whether staff mail passed DKIM or DMARC by the configured rule (null: no rule). */
+/**
+ * Whether staff mail passed by the configured rule (null: no rule): our own MTA's
+ * Authentication-Results (its authserv-id; a sender can write any header) must show DMARC pass, or
+ * DKIM pass for the From address's own domain — DKIM passing for some other domain proves nothing.
+ */
 function staffAuth(app: App, m: ParsedMessage): boolean | null {
-  const mode = app.config.intake.staffAuth;
-  if (mode === 'none') return null;
-  // Only the Authentication-Results our own MTA added count (a sender can write any header).
-  const id = app.config.intake.trustedAuthServId;
-  const ours = m.authResults.filter((h) => id !== null && h.trim().toLowerCase().startsWith(id.toLowerCase()));
-  return ours.some((h) => /\b(dkim|dmarc)=pass\b/i.test(h));
+  if (app.config.intake.staffAuth === 'none') return null;
+  const id = app.config.intake.trustedAuthServId?.toLowerCase();
+  const domain = m.from?.address.toLowerCase().split('@')[1] ?? '';
+  const ours = m.authResults.filter((h) => id !== undefined && h.trim().toLowerCase().split(/[\s;]/, 1)[0] === id);
+  return ours.some((h) =>
+    h
+      .split(';')
+      .map((r) => r.trim().toLowerCase())
+      .some((r) => /^dmarc=pass\b/.test(r) || (/^dkim=pass\b/.test(r) && [domain, ...domain.split('.').map((_, i, a) => a.slice(i).join('.'))].includes(/header\.d=([^\s;]+)/.exec(r)?.[1] ?? '-'))),
+  );
 }
 
 /** Which recipient (bank, insurer) a forwarded decision is from. */

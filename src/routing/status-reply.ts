@@ -237,6 +237,8 @@ interface Mention extends Span {
   // clear: a decision; ignored: words that decide nothing (pending, receipt);
   // unclear: decision words that cannot be read either way (a question, "не отказ").
   status: 'clear' | 'ignored' | 'unclear';
+  /** The words were asked about ("одобрено?"), not said. */
+  question?: boolean;
   words: string;
   reason?: string;
 }
@@ -264,6 +266,7 @@ function findMentions(norm: string): Mention[] {
     const neg = NEGATION_BEFORE.exec(before);
     if (QUESTION_AFTER.test(after)) {
       mention.status = 'unclear';
+      mention.question = true;
       mention.reason = `"${words}?" reads as a question, not a decision`;
     } else if (rule.decision === 'more_info') {
       // "не нужны документы" / "без доп. документов": no request at all.
@@ -559,6 +562,10 @@ export function parseStatusReply(ownText: string): ParseOutcome {
     const unclear = mentions.find((m) => m.status === 'unclear');
     return unclear ? { kind: 'ambiguous', reason: unclear.reason ?? 'the decision is unclear' } : { kind: 'none' };
   }
+
+  // A clear decision next to an unclear other one ("одобрено … или всё-таки отказ?") is not a decision.
+  const doubt = mentions.find((m) => m.status === 'unclear' && m.question && m.decision !== decision);
+  if (doubt) return { kind: 'ambiguous', reason: `"${clear.find((m) => m.decision === decision)?.words ?? decision}" but also ${doubt.reason ?? `"${doubt.words}"`}` };
 
   // Amounts, rate and term belong to an approval; with a refusal or a request they stay in the comment.
   const approved = decision === 'approved';

@@ -301,3 +301,10 @@ describe('other sums and wordings around an approval', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('a clear decision with a doubtful other one', () => {
+  it('is ambiguous, not an approval', () => {
+    const r = parseStatusReply('одобрено ... или всё-таки отказ? Перечитала письмо, не пойму.');
+    expect(r.kind).toBe('ambiguous');
+  });
+});
