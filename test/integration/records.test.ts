@@ -51,7 +51,7 @@ describe('records from the CLI', () => {
     const r = await dossier(['record', 'status', ref, 'signed'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error TRANSITION_FORBIDDEN: ${ref} cannot go from "new" to "signed".`);
-    expect(r.stderr).toContain('hint: From "new" it can go to: collecting, submitted, closed.');
+    expect(r.stderr).toContain('hint: From "new" it can go to: collecting, submitted, decided, closed.');
     expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace for a user mistake
     const show = await dossier(['record', 'show', ref, '--json'], env);
     expect(show.json().record.status).toBe('new');
