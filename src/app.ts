@@ -26,6 +26,8 @@ export interface App {
   /** Document templates and package profiles. */
   templatesDir: string;
   embedded: EmbeddedHandle | null;
+  /** DNS for DKIM verification (staffAuth: mailauth); the system resolver when unset. */
+  dnsResolver?: (name: string, rrtype: string) => Promise<unknown>;
   close(): Promise<void>;
 }
 

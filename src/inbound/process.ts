@@ -21,6 +21,7 @@ import { sniffBuffer } from '../storage/sniff.js';
 import { formatMoney } from '../documents/filters.js';
 import type { JournalRow, Outcome } from './journal.js';
 import { parseMessage } from './parse.js';
+import { staffVerified } from './verify.js';
 import type { IncomingAttachment, ParsedMessage } from './types.js';
 
 // Processing one journaled message: parse, route, act — all in one transaction with the journal
@@ -42,7 +43,7 @@ function notifyTemplate(app: App, name: string): string {
   return readFileSync(path.join(app.templatesDir, '_notify', name), 'utf8');
 }
 
-async function facts(app: App, c: DbClient, m: ParsedMessage): Promise<RoutingFacts> {
+async function facts(app: App, c: DbClient, m: ParsedMessage, staffAuthPassed: boolean | null): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references].filter((x): x is string => Boolean(x));
   const ours = ids.length
     ? (await c.query<{ message_id: string; ref: string; key: string | null }>(`SELECT o.message_id, r.ref, p.key FROM outbox o JOIN records r ON r.id = o.record_id LEFT JOIN parties p ON p.id = o.party_id WHERE o.message_id = ANY($1)`, [ids])).rows
@@ -65,7 +66,7 @@ async function facts(app: App, c: DbClient, m: ParsedMessage): Promise<RoutingFa
     tokenOwner: (ref, token) => parties.get(ref)?.find((p) => verifyToken(secret, ref, p.key, token))?.key ?? null,
     partyEmails: (key) => [...parties.values()].flat().find((p) => p.key === key)?.emails ?? [],
     staff,
-    staffAuthPassed: staffAuth(app, m),
+    staffAuthPassed,
   };
 }
 
@@ -100,24 +101,6 @@ async function clientNameMatches(c: DbClient, app: App, m: ParsedMessage): Promi
     if (names.some((n) => n.length >= 5 && hay.includes(n))) hits.push(ref);
   }
   return hits;
-}
-
-/**
- * Whether staff mail passed by the configured rule (null: no rule): our own MTA's
- * Authentication-Results (its authserv-id; a sender can write any header) must show DMARC pass, or
- * DKIM pass for the From address's own domain — DKIM passing for some other domain proves nothing.
- */
-function staffAuth(app: App, m: ParsedMessage): boolean | null {
-  if (app.config.intake.staffAuth === 'none') return null;
-  const id = app.config.intake.trustedAuthServId?.toLowerCase();
-  const domain = m.from?.address.toLowerCase().split('@')[1] ?? '';
-  const ours = m.authResults.filter((h) => id !== undefined && h.trim().toLowerCase().split(/[\s;]/, 1)[0] === id);
-  return ours.some((h) =>
-    h
-      .split(';')
-      .map((r) => r.trim().toLowerCase())
-      .some((r) => /^dmarc=pass\b/.test(r) || (/^dkim=pass\b/.test(r) && [domain, ...domain.split('.').map((_, i, a) => a.slice(i).join('.'))].includes(/header\.d=([^\s;]+)/.exec(r)?.[1] ?? '-'))),
-  );
 }
 
 /** Which recipient (bank, insurer) a forwarded decision is from. */
@@ -324,13 +307,16 @@ export async function processMessage(app: App, id: number): Promise<IntakeResult
   const raw = await buffer(await app.blobs.open(row0.sha256));
   const limits = app.config.intake.limits;
   const m = await parseMessage(raw, limits);
+  // Verified before the transaction: with mailauth it may wait on DNS.
+  const isStaff = Boolean(m.from && app.config.mail.staff.some((s) => s.toLowerCase() === m.from!.address.toLowerCase()));
+  const staffAuthPassed = isStaff ? await staffVerified(app, raw, m, app.dnsResolver) : null;
   const actor: Actor = { id: `message:${id}`, source: 'message' };
   const fx: Effects = { outbox: [] };
   try {
     const result = await withTransaction(app.db, async (c) => {
       const row = (await c.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1 AND outcome IS NULL FOR UPDATE SKIP LOCKED', [id])).rows[0];
       if (!row) return null; // processed meanwhile, or being processed by another worker
-      const out = await decide(app, c, actor, row, m, fx);
+      const out = await decide(app, c, actor, row, m, fx, staffAuthPassed);
       await c.query(
         `UPDATE inbound_messages SET outcome = $2, reason = $3, record_id = $4, party_id = $5, details = $6, processed_at = now(), attempts = attempts + 1,
            message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject) WHERE id = $1`,
@@ -349,7 +335,7 @@ export async function processMessage(app: App, id: number): Promise<IntakeResult
 
 interface Decision { outcome: Outcome; reason: string; recordId?: number; partyId?: number; ref?: string; details?: Record<string, unknown> }
 
-async function decide(app: App, c: DbClient, actor: Actor, row: JournalRow, m: ParsedMessage, fx: Effects): Promise<Decision> {
+async function decide(app: App, c: DbClient, actor: Actor, row: JournalRow, m: ParsedMessage, fx: Effects, staffAuthPassed: boolean | null): Promise<Decision> {
   if (m.ours) return { outcome: 'ignored', reason: 'our own message came back (X-Dossier-Loop)' };
   if (m.bounce) {
     const o = m.bounce.originalMessageId ? (await c.query<OutboxRow>('SELECT * FROM outbox WHERE message_id = $1', [m.bounce.originalMessageId])).rows[0] : undefined;
@@ -367,7 +353,7 @@ async function decide(app: App, c: DbClient, actor: Actor, row: JournalRow, m: P
     if (n > app.config.intake.perSenderPerHour) return { outcome: 'quarantined', reason: `rate limit: ${n} messages from ${from} in the last hour (limit ${app.config.intake.perSenderPerHour})` };
   }
 
-  const r = route(m, await facts(app, c, m));
+  const r = route(m, await facts(app, c, m, staffAuthPassed));
   const record = r.ref ? await getRecord(c, r.ref) : null;
   const base = { ...(record ? { recordId: record.id, ref: record.ref } : {}), details: { route: { via: r.via, speaker: r.speaker, tokenParty: r.tokenParty } } };
 
