@@ -4,13 +4,19 @@ import { closeAll } from './session.js';
 
 // The process entry point: runs the CLI, and on SIGINT/SIGTERM closes what is open (which stops the
 // embedded PostgreSQL server if this process was the last one using it) before exiting.
+// A long-running command (the worker) first finishes or hands back its work in flight; a second
+// signal stops at once (the database still closes, and the journal makes the rest safe to redo).
 let stopping = false;
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    if (stopping) {
+      process.stderr.write(`\n${signal} again: stopping now…\n`);
+      void closeAll().finally(() => process.exit(code));
+      return;
+    }
     stopping = true;
     process.stderr.write(`\n${signal}: stopping…\n`);
-    void closeAll().finally(() => process.exit(code));
+    void closeAll({ graceful: true }).finally(() => process.exit(code));
   });
 }
 

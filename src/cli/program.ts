@@ -5,7 +5,7 @@ import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
 import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
-import { outboxList, outboxRetry, packBuild, packSend, renderIdle, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, worker } from './commands/mail.js';
+import { outboxList, outboxRetry, packBuild, packSend, renderIdle, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
@@ -251,9 +251,16 @@ export function buildProgram(cli: CliEnv): Command {
 
   program
     .command('worker')
-    .description('run the job queues (sending mail, …)')
-    .option('--until-idle', 'stop when nothing is ready to run (for scripts and tests)')
-    .action(action((app, o: { untilIdle?: boolean }) => worker(app, io, o), renderIdle));
+    .description('the main job: read every mailbox, process mail, send mail and text messages, until stopped (SIGTERM/SIGINT)')
+    .option('--until-idle', 'read each mailbox once, send what is due, then stop (for scripts and tests)')
+    .action(async (o: { untilIdle?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
+        if (!o.untilIdle) return workerForever(app, io);
+        const r = await workerUntilIdle(app, io);
+        io.out(g.json ? toJson(r) : renderIdle(r));
+      });
+    });
 
   const party = program.command('party').description('the directory of banks, insurers, brokers, lawyers, clients');
   party

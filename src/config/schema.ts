@@ -112,6 +112,15 @@ export const ConfigSchema = z
       /** Category of documents that outside parties send. */
       incomingCategory: z.string().min(1),
     }),
+    worker: z.strictObject({
+      sendConcurrency: z.number().int().min(1).max(50).default(2),
+      batchSize: z.number().int().min(1).max(500).default(10),
+      pollingIntervalSeconds: z.number().min(0.5).max(60).default(1),
+      maildirPollSeconds: z.number().min(0.5).default(5),
+      standbySeconds: z.number().min(0.5).default(5),
+      sweepSeconds: z.number().min(1).default(15),
+      shutdownTimeoutSeconds: z.number().min(1).default(30),
+    }),
     notifications: z.strictObject({
       sms: z.strictObject({
         gateway: z.enum(['none', 'file', 'http']),

@@ -3,15 +3,16 @@ import type { App } from '../app.js';
 import { journal, findByImap } from './journal.js';
 import { processMessage, type IntakeResult } from './process.js';
 
-// IMAP mailboxes (imapflow). One poll: every message in the folder is journaled (checkpoint: the
+// IMAP mailboxes (imapflow). One pass over a folder: every message is journaled (checkpoint: the
 // folder's UIDVALIDITY and the message UID), processed, and only after the database commit moved to
 // the processed or quarantine folder. A crash before the move leaves the message in place; the next
-// poll finds it in the journal and only moves it. Each mailbox is polled by one worker at a time
-// (a PostgreSQL advisory lock on its name).
+// pass finds it in the journal and only moves it. Each mailbox is read by one worker at a time (a
+// PostgreSQL advisory lock on its name): `pollImap` takes it for one pass, the long-running worker
+// (`watchImap` in jobs/mailbox-watch.ts) holds it while it IDLEs on the folder.
 
 export type MailboxConfig = App['config']['intake']['mailboxes'][number];
 
-export function imapClient(mb: MailboxConfig): ImapFlow {
+export function imapClient(mb: MailboxConfig, opts: { idle?: boolean } = {}): ImapFlow {
   return new ImapFlow({
     host: mb.host,
     port: mb.port,
@@ -21,8 +22,13 @@ export function imapClient(mb: MailboxConfig): ImapFlow {
     logger: false,
     tls: { rejectUnauthorized: !mb.allowSelfSigned },
     connectionTimeout: 15_000,
+    // One-shot passes never sit idle; the watcher IDLEs when the mailbox allows it (imapflow falls
+    // back to NOOP polling by itself on a server without IDLE).
+    disableAutoIdle: !opts.idle,
   } as ConstructorParameters<typeof ImapFlow>[0]);
 }
+
+export const mailboxLockKey = (name: string) => `dossier:mailbox:${name}`;
 
 const folderPath = (f: string) => f.split('/');
 const BATCH = 25;
@@ -40,56 +46,88 @@ async function ensureFolder(client: ImapFlow, f: string): Promise<string> {
   }
 }
 
+export interface Folders { processed: string; quarantine: string }
+
+export async function ensureFolders(client: ImapFlow, mb: MailboxConfig): Promise<Folders> {
+  return { processed: await ensureFolder(client, mb.processedFolder), quarantine: await ensureFolder(client, mb.quarantineFolder) };
+}
+
 export interface PollReport { mailbox: string; seen: number; results: IntakeResult[]; skipped?: string }
 
+/**
+ * One pass over the folder on a connected client, the mailbox lock already held by the caller.
+ * `shouldStop` is asked between messages: a worker that is shutting down hands the rest back (they
+ * stay in the folder for the next pass).
+ */
+export async function drainFolder(app: App, client: ImapFlow, mb: MailboxConfig, folders: Folders, onResult: (r: IntakeResult) => void, shouldStop: () => boolean = () => false): Promise<{ seen: number; results: IntakeResult[] }> {
+  await app.db.query(`INSERT INTO mailbox_state (mailbox, last_poll_at) VALUES ($1, now()) ON CONFLICT (mailbox) DO UPDATE SET last_poll_at = now()`, [mb.name]);
+  const results: IntakeResult[] = [];
+  let seen = 0;
+  try {
+    const lock = await client.getMailboxLock(mb.folder);
+    try {
+      const box = client.mailbox as { uidValidity: bigint | number };
+      const uidvalidity = Number(box.uidValidity);
+      const uids = ((await client.search({ all: true }, { uid: true })) || []) as number[];
+      seen = uids.length;
+      for (let i = 0; i < uids.length && !shouldStop(); i += BATCH) {
+        const batch = uids.slice(i, i + BATCH);
+        const sources: { uid: number; source: Buffer }[] = [];
+        for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
+          if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
+        }
+        for (const { uid, source } of sources) {
+          if (shouldStop()) break;
+          const known = await findByImap(app.db, mb.name, uidvalidity, uid);
+          const row = known ?? (await journal(app, source, { mailbox: mb.name, uidvalidity, uid })).row;
+          const r = row.outcome ? { id: row.id, outcome: row.outcome, reason: row.reason ?? '', ref: null, outbox: [] } : await processMessage(app, row.id);
+          if (!r) continue;
+          await client.messageMove(String(uid), r.outcome === 'applied' || r.outcome === 'ignored' ? folders.processed : folders.quarantine, { uid: true });
+          results.push(r);
+          onResult(r);
+        }
+        await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...batch)]);
+      }
+    } finally {
+      lock.release();
+    }
+    await app.db.query(`UPDATE mailbox_state SET last_ok_at = now(), last_error = NULL WHERE mailbox = $1`, [mb.name]);
+  } catch (err) {
+    await recordMailboxError(app, mb.name, err as Error);
+    throw err;
+  }
+  return { seen, results };
+}
+
+/** A login or folder problem, for `dossier status` and `doctor`. */
+export async function recordMailboxError(app: App, mailbox: string, err: Error): Promise<void> {
+  await app.db
+    .query(`INSERT INTO mailbox_state (mailbox, last_poll_at, last_error) VALUES ($1, now(), $2) ON CONFLICT (mailbox) DO UPDATE SET last_poll_at = now(), last_error = $2`, [mailbox, err.message])
+    .catch(() => {});
+}
+
+/** One pass over a mailbox (`worker --until-idle`): lock, connect, drain, log out, unlock. */
 export async function pollImap(app: App, mb: MailboxConfig, onResult: (r: IntakeResult) => void = () => {}): Promise<PollReport> {
   const lockClient = await app.db.connect();
-  const key = `dossier:mailbox:${mb.name}`;
+  const key = mailboxLockKey(mb.name);
   try {
     const got = (await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key])).rows[0]!.ok;
     if (!got) return { mailbox: mb.name, seen: 0, results: [], skipped: 'another worker is polling it' };
-    await app.db.query(`INSERT INTO mailbox_state (mailbox, last_poll_at) VALUES ($1, now()) ON CONFLICT (mailbox) DO UPDATE SET last_poll_at = now()`, [mb.name]);
     const client = imapClient(mb);
-    const results: IntakeResult[] = [];
-    let seen = 0;
     try {
-      await client.connect();
-      const processed = await ensureFolder(client, mb.processedFolder);
-      const quarantine = await ensureFolder(client, mb.quarantineFolder);
-      const lock = await client.getMailboxLock(mb.folder);
+      let folders: Folders;
       try {
-        const box = client.mailbox as { uidValidity: bigint | number };
-        const uidvalidity = Number(box.uidValidity);
-        const uids = ((await client.search({ all: true }, { uid: true })) || []) as number[];
-        seen = uids.length;
-        for (let i = 0; i < uids.length; i += BATCH) {
-          const batch = uids.slice(i, i + BATCH);
-          const sources: { uid: number; source: Buffer }[] = [];
-          for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
-            if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
-          }
-          for (const { uid, source } of sources) {
-            const known = await findByImap(app.db, mb.name, uidvalidity, uid);
-            const row = known ?? (await journal(app, source, { mailbox: mb.name, uidvalidity, uid })).row;
-            const r = row.outcome ? { id: row.id, outcome: row.outcome, reason: row.reason ?? '', ref: null, outbox: [] } : await processMessage(app, row.id);
-            if (!r) continue;
-            await client.messageMove(String(uid), r.outcome === 'applied' || r.outcome === 'ignored' ? processed : quarantine, { uid: true });
-            results.push(r);
-            onResult(r);
-          }
-          await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...batch)]);
-        }
-      } finally {
-        lock.release();
+        await client.connect();
+        folders = await ensureFolders(client, mb);
+      } catch (err) {
+        await recordMailboxError(app, mb.name, err as Error);
+        throw err;
       }
-      await app.db.query(`UPDATE mailbox_state SET last_ok_at = now(), last_error = NULL WHERE mailbox = $1`, [mb.name]);
-    } catch (err) {
-      await app.db.query(`UPDATE mailbox_state SET last_error = $2 WHERE mailbox = $1`, [mb.name, (err as Error).message]);
-      throw err;
+      const { seen, results } = await drainFolder(app, client, mb, folders, onResult);
+      return { mailbox: mb.name, seen, results };
     } finally {
       await client.logout().catch(() => client.close());
     }
-    return { mailbox: mb.name, seen, results };
   } finally {
     await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => {});
     lockClient.release();

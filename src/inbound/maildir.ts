@@ -21,13 +21,15 @@ export async function ensureMaildir(dir: string): Promise<void> {
 // Quarantined, refused and failed messages go to .Quarantine (kept for `dossier mail show|replay`).
 const folderFor = (outcome: string) => (outcome === 'applied' || outcome === 'ignored' ? '.Processed' : '.Quarantine');
 
-export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: string) => void = () => {}): Promise<IntakeResult[]> {
+/** One pass over new/ and cur/; `shouldStop` is asked between messages (a worker shutting down). */
+export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: string) => void = () => {}, shouldStop: () => boolean = () => false): Promise<IntakeResult[]> {
   const dir = maildirPath(app);
   await ensureMaildir(dir);
   const results: IntakeResult[] = [];
   for (const sub of ['new', 'cur']) {
     const names = (await readdir(path.join(dir, sub))).filter((n) => !n.startsWith('.')).sort();
     for (const name of names) {
+      if (shouldStop()) return results;
       const file = path.join(dir, sub, name);
       const raw = await readFile(file).catch(() => null);
       if (!raw) continue; // taken by another worker meanwhile

@@ -4,7 +4,22 @@ import type { App } from '../app.js';
 // pg-boss on the same database (its own schema "pgboss"), started only by the commands that queue or
 // run jobs. Queue names in one place.
 
-export const QUEUES = { sendMail: 'mail.send' } as const;
+export const QUEUES = {
+  /** Deliver one outbox row (data: { outboxId }). */
+  sendMail: 'mail.send',
+  /** Send one text message (data: { smsId }). */
+  sendSms: 'sms.send',
+  /** Process one journaled message that no mailbox pass finished (data: { journalId }). */
+  processMessage: 'intake.process',
+} as const;
+
+async function ensureQueue(boss: PgBoss, name: string, options: Record<string, unknown>): Promise<void> {
+  await boss.createQueue(name, options).catch(async (err: Error) => {
+    if (!/exists/i.test(err.message)) throw err;
+  });
+  const { policy: _fixedAtCreation, ...settings } = options; // a queue's policy cannot change
+  await boss.updateQueue(name, settings);
+}
 
 export async function startBoss(app: App): Promise<PgBoss> {
   const conn = app.embedded ? app.embedded.connection : { connectionString: app.config.database.url! };
@@ -12,11 +27,11 @@ export async function startBoss(app: App): Promise<PgBoss> {
   boss.on('error', () => {}); // surfaced where jobs fail; a transient maintenance error must not crash the CLI
   await boss.start();
   const r = app.config.mail.retry;
-  // stately: one queued and one active job per outbox row (singletonKey), so a row is never sent by
-  // two jobs at once however often it is queued.
-  await boss.createQueue(QUEUES.sendMail, { policy: 'stately', retryLimit: r.limit, retryDelay: r.delaySeconds, retryBackoff: r.backoff, expireInSeconds: 600 }).catch(async (err: Error) => {
-    if (!/exists/i.test(err.message)) throw err;
-  });
-  await boss.updateQueue(QUEUES.sendMail, { retryLimit: r.limit, retryDelay: r.delaySeconds, retryBackoff: r.backoff });
+  // stately: one queued and one active job per row (singletonKey), so a row is never handled by two
+  // jobs at once however often it is queued.
+  const retry = { retryLimit: r.limit, retryDelay: r.delaySeconds, retryBackoff: r.backoff };
+  await ensureQueue(boss, QUEUES.sendMail, { policy: 'stately', ...retry, expireInSeconds: 600 });
+  await ensureQueue(boss, QUEUES.sendSms, { policy: 'stately', ...retry, expireInSeconds: 120 });
+  await ensureQueue(boss, QUEUES.processMessage, { policy: 'stately', retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 600 });
   return boss;
 }

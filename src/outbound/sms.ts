@@ -44,23 +44,41 @@ export function smsGateway(app: App): SmsGateway | null {
   };
 }
 
+export type SmsOutcome = 'sent' | 'retry' | 'failed' | 'done';
+
+const MAX_SMS_ATTEMPTS = 5;
+
+/** One attempt at one queued text message (the long-running worker runs one job per row). */
+export async function deliverSmsRow(app: App, gw: SmsGateway, id: number): Promise<SmsOutcome> {
+  const row = (
+    await app.db.query<{ id: number; to_phone: string; body: string; attempts: number }>(
+      `UPDATE sms_outbox SET attempts = attempts + 1 WHERE id = (SELECT id FROM sms_outbox WHERE id = $1 AND status = 'queued' FOR UPDATE SKIP LOCKED) RETURNING id, to_phone, body, attempts`,
+      [id],
+    )
+  ).rows[0];
+  if (!row) return 'done'; // sent, failed for good, or being sent by another worker
+  try {
+    const r = await gw.send(row.to_phone, row.body, row.id);
+    await app.db.query(`UPDATE sms_outbox SET status = 'sent', sent_at = now(), last_response = $2 WHERE id = $1`, [row.id, r]);
+    return 'sent';
+  } catch (err) {
+    const permanent = (err as { permanent?: boolean }).permanent === true || row.attempts >= MAX_SMS_ATTEMPTS;
+    await app.db.query(`UPDATE sms_outbox SET status = $3, last_response = $2 WHERE id = $1`, [row.id, (err as Error).message, permanent ? 'failed' : 'queued']);
+    return permanent ? 'failed' : 'retry';
+  }
+}
+
 /** Sends what is queued; a temporary failure leaves the message queued for the next run. */
 export async function deliverSms(app: App): Promise<{ sent: number; failed: number }> {
   const gw = smsGateway(app);
   const counts = { sent: 0, failed: 0 };
   if (!gw) return counts;
-  for (;;) {
-    const row = (await app.db.query<{ id: number; to_phone: string; body: string; attempts: number }>(`UPDATE sms_outbox SET attempts = attempts + 1 WHERE id = (SELECT id FROM sms_outbox WHERE status = 'queued' AND attempts < 5 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, to_phone, body, attempts`)).rows[0];
-    if (!row) return counts;
-    try {
-      const r = await gw.send(row.to_phone, row.body, row.id);
-      await app.db.query(`UPDATE sms_outbox SET status = 'sent', sent_at = now(), last_response = $2 WHERE id = $1`, [row.id, r]);
-      counts.sent++;
-    } catch (err) {
-      const permanent = (err as { permanent?: boolean }).permanent === true || row.attempts >= 5;
-      await app.db.query(`UPDATE sms_outbox SET status = $3, last_response = $2 WHERE id = $1`, [row.id, (err as Error).message, permanent ? 'failed' : 'queued']);
-      if (permanent) counts.failed++;
-      else return counts; // the gateway is down: try again on the next run
-    }
+  const ids = (await app.db.query<{ id: number }>(`SELECT id FROM sms_outbox WHERE status = 'queued' AND attempts < $1 ORDER BY id`, [MAX_SMS_ATTEMPTS])).rows;
+  for (const { id } of ids) {
+    const outcome = await deliverSmsRow(app, gw, id);
+    if (outcome === 'sent') counts.sent++;
+    else if (outcome === 'failed') counts.failed++;
+    else if (outcome === 'retry') return counts; // the gateway is down: try again on the next run
   }
+  return counts;
 }

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Actor, App } from '../../app.js';
+import { createLogger } from '../../jobs/log.js';
+import { startWorker } from '../../jobs/service.js';
 import { runUntilIdle, type IdleReport } from '../../jobs/worker.js';
+import { onStop } from '../session.js';
 import { listOutbox, retryOutbox } from '../../outbound/outbox.js';
 import { buildPackages } from '../../packages/build.js';
 import { sendPackages, share, type SentMail } from '../../packages/send.js';
@@ -90,9 +93,19 @@ export async function outboxRetry(app: App, actor: Actor, id: string) {
   return retryOutbox(app, actor, n);
 }
 
-export async function worker(app: App, io: Io, o: { untilIdle?: boolean | undefined }): Promise<IdleReport> {
-  if (!o.untilIdle) throw new DossierError('USAGE', 'The long-running worker is not here yet: use --until-idle.', { hint: 'dossier worker --until-idle' });
+export async function workerUntilIdle(app: App, io: Io): Promise<IdleReport> {
   return runUntilIdle(app, (l) => io.err(l));
+}
+
+/** The long-running worker: JSON log lines on standard output until SIGTERM/SIGINT. */
+export async function workerForever(app: App, io: Io): Promise<void> {
+  const handle = await startWorker(app, createLogger((line) => io.out(line)));
+  const unregister = onStop(handle.stop);
+  try {
+    await handle.stopped;
+  } finally {
+    unregister();
+  }
 }
 
 export const renderIdle = (r: IdleReport) => {
