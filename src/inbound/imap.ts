@@ -12,7 +12,7 @@ import { processMessage, type IntakeResult } from './process.js';
 
 export type MailboxConfig = App['config']['intake']['mailboxes'][number];
 
-export function imapClient(mb: MailboxConfig, opts: { idle?: boolean } = {}): ImapFlow {
+export function imapClient(mb: MailboxConfig): ImapFlow {
   return new ImapFlow({
     host: mb.host,
     port: mb.port,
@@ -22,9 +22,9 @@ export function imapClient(mb: MailboxConfig, opts: { idle?: boolean } = {}): Im
     logger: false,
     tls: { rejectUnauthorized: !mb.allowSelfSigned },
     connectionTimeout: 15_000,
-    // One-shot passes never sit idle; the watcher IDLEs when the mailbox allows it (imapflow falls
-    // back to NOOP polling by itself on a server without IDLE).
-    disableAutoIdle: !opts.idle,
+    // imapflow would start IDLE only after 15 s without a command; the watcher IDLEs itself, right
+    // after each pass, so that new mail is seen at once.
+    disableAutoIdle: true,
   } as ConstructorParameters<typeof ImapFlow>[0]);
 }
 

@@ -114,7 +114,7 @@ async function underLock(ctx: WatchContext, name: string, key: string, hold: (lo
 export function watchImap(ctx: WatchContext, mb: MailboxConfig): Promise<void> {
   const { app, log } = ctx;
   return underLock(ctx, mb.name, mailboxLockKey(mb.name), async (lost) => {
-    const client = imapClient(mb, { idle: mb.idle });
+    const client = imapClient(mb);
     client.on('error', (err: Error) => log.warn({ event: 'mailbox_error', mailbox: mb.name, error: err.message }, `mailbox ${mb.name}: ${err.message}`));
     let nudge = () => {};
     let dirty = true;
@@ -136,6 +136,9 @@ export function watchImap(ctx: WatchContext, mb: MailboxConfig): Promise<void> {
       await client.mailboxOpen(mb.folder);
       while (!lost.aborted) {
         if (!client.usable) throw new Error('the IMAP connection was closed');
+        // Ends IDLE and brings the mailbox state up to date first: without it imapflow 2.1's first
+        // UID SEARCH after IDLE sometimes came back empty here.
+        await client.noop();
         dirty = false;
         const started = Date.now();
         const { results } = await drainFolder(app, client, mb, folders, (r) => ctx.onResult(r, `imap ${mb.name}`), () => lost.aborted);
@@ -143,6 +146,9 @@ export function watchImap(ctx: WatchContext, mb: MailboxConfig): Promise<void> {
         if (dirty || lost.aborted) continue; // mail arrived during the pass
         const p = pause(mb.pollSeconds * 1000, lost);
         nudge = p.wake;
+        // IDLE until new mail (an "exists" event wakes the pause) or the next pass; the next
+        // command ends it. On a server without IDLE imapflow polls with NOOP instead.
+        if (mb.idle) void client.idle().catch(() => {});
         await p.done;
         nudge = () => {};
       }

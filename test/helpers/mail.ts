@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // Hand-written messages for the intake tests, as mail clients write them (CRLF line endings).
 
 export const AR_PASS = 'Authentication-Results: mx.dossier.example; dkim=pass header.d=dossier.example header.s=mail; spf=pass smtp.mailfrom=dossier.example; dmarc=pass header.from=dossier.example';
@@ -37,3 +38,29 @@ export function outlookForward(o: { command: string; bankFrom: string; bankName:
     o.bankText,
   ]);
 }
+
+/** A manager's note about the client with one small document, different in each message. */
+export function staffNote(i: number): Buffer {
+  return eml([
+    AR_PASS,
+    'From: manager@dossier.example',
+    'To: intake@dossier.example',
+    `Subject: =?UTF-8?B?${Buffer.from(`Смирнов Алексей Викторович — документ ${i}`).toString('base64')}?=`,
+    `Message-ID: <note-${i}-${randomBytes(3).toString('hex')}@dossier.example>`,
+    'Date: Wed, 18 Nov 2026 09:00:00 +0300',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="n"',
+    '',
+    '--n',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Прикладываю документ номер ${i}.`,
+    '--n',
+    `Content-Type: text/plain; name="doc-${i}.txt"`,
+    'Content-Disposition: attachment',
+    '',
+    `Документ ${i}: ${randomBytes(8).toString('hex')}`,
+    '--n--',
+  ]);
+}
+

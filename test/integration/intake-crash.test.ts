@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
-import { AR_PASS, eml } from '../helpers/mail.js';
+import { staffNote as note } from '../helpers/mail.js';
 
 // A worker killed with SIGKILL in the middle of a batch, then restarted: every message is journaled
 // once, its effect applied once, and the IMAP folders agree with the journal.
@@ -18,31 +17,6 @@ let env: NodeJS.ProcessEnv;
 let dovecot: TestDovecot;
 let deal: string;
 const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
-
-/** A manager's note about the client with one small document, different in each message. */
-function note(i: number): Buffer {
-  return eml([
-    AR_PASS,
-    'From: manager@dossier.example',
-    'To: intake@dossier.example',
-    `Subject: =?UTF-8?B?${Buffer.from(`Смирнов Алексей Викторович — документ ${i}`).toString('base64')}?=`,
-    `Message-ID: <note-${i}-${randomBytes(3).toString('hex')}@dossier.example>`,
-    'Date: Wed, 18 Nov 2026 09:00:00 +0300',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/mixed; boundary="n"',
-    '',
-    '--n',
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    `Прикладываю документ номер ${i}.`,
-    '--n',
-    `Content-Type: text/plain; name="doc-${i}.txt"`,
-    'Content-Disposition: attachment',
-    '',
-    `Документ ${i}: ${randomBytes(8).toString('hex')}`,
-    '--n--',
-  ]);
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
