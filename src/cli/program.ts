@@ -13,6 +13,7 @@ import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFi
 import { renderDiff, renderPublish, renderSchemaList, renderSchemaShow, renderValidate, schemaDiff, schemaList, schemaPublish, schemaShow, schemaValidate } from './commands/schema.js';
 import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
 import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
+import { renderReport, report } from './commands/report.js';
 import { toJson, type Io } from './output.js';
 import { withApp } from './session.js';
 
@@ -306,6 +307,15 @@ export function buildProgram(cli: CliEnv): Command {
         (r: { applied: string[]; version: number }) => `Database schema at version ${r.version}.`,
       ),
     );
+
+  program
+    .command('report')
+    .description('deals and claims by status, days to each bank\'s/insurer\'s decision and to the final status, decisions, mail delivery and intake')
+    .option('--type <type>', 'only this record type (deal, claim)')
+    .option('--since <date>', 'only records (and mail) from this date on: 01.10.2026 or 2026-10-01')
+    .option('--format <format>', 'table (the terminal), xlsx (sheets and charts) or csv (one file per section in a directory)', 'table')
+    .option('-o, --out <path>', 'xlsx: the file; csv: the directory; table: a text file instead of the terminal')
+    .action(action((app, o: { type?: string; since?: string; format?: string; out?: string }) => report(app, o), renderReport));
 
   program
     .command('demo')

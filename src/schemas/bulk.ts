@@ -4,6 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type DbClient } from '../db/pool.js';
+import { excelCsv } from '../csv.js';
 import { DossierError } from '../errors.js';
 import { checkRole, getParty, insertParty, linkPartyIn, partyProblems, type PartyInput } from '../records/parties.js';
 import { insertRecord, listRecords, recordType, type RecordRow } from '../records/records.js';
@@ -326,11 +327,10 @@ export async function exportRecords(app: App, type: string, opts: { format: 'csv
   }
   const fixed = (r: RecordRow) => [r.ref, r.title ?? '', r.status, r.schema_version ?? ''];
   if (opts.format === 'csv') {
-    const q = (s: string) => (/[;"\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-    const lines = [[...FIXED, ...fields.map((f) => f.id)].join(';')];
-    for (const r of records) lines.push([...fixed(r).map(String), ...fields.map((f) => csvCell(f, values.get(r.id)?.get(f.id) ?? null))].map(q).join(';'));
+    const lines = [[...FIXED, ...fields.map((f) => f.id)]];
+    for (const r of records) lines.push([...fixed(r).map(String), ...fields.map((f) => csvCell(f, values.get(r.id)?.get(f.id) ?? null))]);
     // A BOM and semicolons: what Excel in a Russian locale opens correctly with a double click.
-    await writeFile(opts.out, '\uFEFF' + lines.join('\r\n') + '\r\n');
+    await writeFile(opts.out, excelCsv(lines));
   } else {
     const wb = new ExcelJS.Workbook();
     wb.creator = 'Dossier';
