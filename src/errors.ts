@@ -49,6 +49,7 @@ export const ErrorCodes = {
   OUTBOX_NOT_FOUND: { exit: 1, title: 'No such outbox message' },
   OUTBOX_STATE: { exit: 1, title: 'The message is not in a state that allows this' },
   MAIL_CONFIG: { exit: 2, title: 'Mail is not configured' },
+  DOCTOR_FAILED: { exit: 2, title: 'A health check failed' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
 } as const;

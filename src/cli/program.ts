@@ -13,6 +13,8 @@ import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFi
 import { renderDiff, renderPublish, renderSchemaList, renderSchemaShow, renderValidate, schemaDiff, schemaList, schemaPublish, schemaShow, schemaValidate } from './commands/schema.js';
 import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
 import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
+import { doctor, failIfUnhealthy, renderDoctor } from './commands/doctor.js';
+import { renderStatus, status } from './commands/status.js';
 import { renderReport, report } from './commands/report.js';
 import { toJson, type Io } from './output.js';
 import { withApp } from './session.js';
@@ -329,6 +331,22 @@ export function buildProgram(cli: CliEnv): Command {
         if (g.json) io.out(toJson(result));
       });
     });
+
+  program
+    .command('doctor')
+    .description('check the installation: configuration, database, mailboxes, SMTP, SMS, templates, blob store, Maildir, field schemas; OK / WARN / FAIL with what to fix')
+    .option('--timeout <seconds>', 'time limit per check that talks to a server', '10')
+    .action(async (o: { timeout: string }, cmd: Command) => {
+      // Not through action(): a configuration or database that openApp refuses is a FAIL line here.
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const r = await doctor({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l), timeout: o.timeout });
+      io.out(g.json ? toJson(r) : renderDoctor(r));
+      failIfUnhealthy(r);
+    });
+  program
+    .command('status')
+    .description('queue depths, outbox and SMS by state, incoming mail of the last 24 h, quarantine, each mailbox\'s last poll')
+    .action(action((app) => status(app), renderStatus));
 
   return program;
 }
