@@ -9,6 +9,7 @@ import { DossierError } from './errors.js';
 import { fieldSchemasDir, templatesDir } from './paths.js';
 import { SchemaRegistry } from './schemas/registry.js';
 import { FsBlobStore, type BlobStore } from './storage/blobs.js';
+import { PgBlobStore } from './storage/pg-blobs.js';
 
 /** Who made a change, for the audit trail: a person at the CLI, a message, an import, the worker. */
 export interface Actor {
@@ -61,8 +62,10 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
     db = createPool(embedded.connection, config.database.poolSize);
   }
   let closing: Promise<void> | null = null;
+  let pgBlobs: PgBlobStore | null = null; // storage.blobs: postgres — on a pool of its own, ended here
   const close = () =>
     (closing ??= (async () => {
+      await pgBlobs?.close();
       await db.end().catch(() => {});
       if (embedded) await embedded.release();
     })());
@@ -79,7 +82,9 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
   }
   const schemasDir = config.schemas.dir ? path.resolve(options.cwd ?? process.cwd(), config.schemas.dir) : fieldSchemasDir;
   const templates = config.templates.dir ? path.resolve(options.cwd ?? process.cwd(), config.templates.dir) : templatesDir;
-  return { config, configFiles: files, home, db, blobs: new FsBlobStore(path.join(home, 'blobs')), schemas: new SchemaRegistry(db, schemasDir), templatesDir: templates, embedded, close };
+  if (config.storage.blobs === 'postgres') pgBlobs = PgBlobStore.withOwnPool(db);
+  const blobs: BlobStore = pgBlobs ?? new FsBlobStore(path.join(home, 'blobs'));
+  return { config, configFiles: files, home, db, blobs, schemas: new SchemaRegistry(db, schemasDir), templatesDir: templates, embedded, close };
 }
 
 export function redactUrl(url: string): string {

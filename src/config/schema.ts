@@ -44,6 +44,12 @@ export const ConfigSchema = z
     schemas: z.strictObject({
       dir: z.string().min(1).nullable().default(null),
     }),
+    storage: z
+      .strictObject({
+        /** Where blob bytes live: fs (<home>/blobs, one machine) or postgres (shared by every worker). */
+        blobs: z.enum(['fs', 'postgres']).default('fs'),
+      })
+      .default({ blobs: 'fs' }),
     attachments: z.strictObject({
       maxBytes: z.number().int().positive(),
       categories: z.record(Key, Label).refine((c) => Object.keys(c).length > 0, 'at least one category'),
