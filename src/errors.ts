@@ -50,6 +50,7 @@ export const ErrorCodes = {
   OUTBOX_STATE: { exit: 1, title: 'The message is not in a state that allows this' },
   MAIL_CONFIG: { exit: 2, title: 'Mail is not configured' },
   DOCTOR_FAILED: { exit: 2, title: 'A health check failed' },
+  DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
 } as const;

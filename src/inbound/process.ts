@@ -37,6 +37,11 @@ class Refusal extends Error {
   }
 }
 
+/** The subject without our [DL-2026-00042] / [DL-2026-00042 k7f3q9] tags: a reply adds its own once. */
+function withoutTags(subject: string): string {
+  return subject.replace(/\s*\[[A-Z]{1,4}-\d{4}-\d{5,}(?: [a-z0-9]{4,12})?\]\s*/gi, ' ').trim();
+}
+
 interface Effects { outbox: OutboxRow[] }
 
 function notifyTemplate(app: App, name: string): string {
@@ -213,7 +218,7 @@ async function confirm(app: App, c: DbClient, actor: Actor, m: ParsedMessage, re
       partyId: null,
       kind: 'confirmation',
       to: [to],
-      subject: `Re: ${record ? subjectTag(record.ref) + ' ' : ''}${m.subjectCore}`.slice(0, 250),
+      subject: `Re: ${record ? subjectTag(record.ref) + ' ' : ''}${withoutTags(m.subjectCore)}`.slice(0, 250),
       text: renderText(notifyTemplate(app, 'confirmation.txt.hbs'), data),
       ...(m.messageId ? { inReplyTo: m.messageId, references: [...m.references, m.messageId] } : {}),
       automatic: true,
@@ -262,7 +267,7 @@ async function addFromParty(app: App, c: DbClient, actor: Actor, journalRow: Jou
         partyId: party.id,
         kind: 'acknowledgement',
         to: [m.from.address],
-        subject: `Re: ${m.subjectCore} ${subjectTag(record.ref)}`.slice(0, 250),
+        subject: `Re: ${withoutTags(m.subjectCore)} ${subjectTag(record.ref)}`.slice(0, 250),
         text: renderText(notifyTemplate(app, 'documents-ack.txt.hbs'), data),
         ...(m.messageId ? { inReplyTo: m.messageId, references: [...m.references, m.messageId] } : {}),
         automatic: true,

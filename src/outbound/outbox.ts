@@ -48,9 +48,14 @@ export interface MailInput extends Omit<OutgoingMessage, 'messageId' | 'date' | 
   kind: 'package' | 'notification' | 'confirmation' | 'acknowledgement';
 }
 
+/** Where the file transport writes its .eml files. */
+export function outboxDir(app: App): string {
+  return app.config.mail.fileDir ? path.resolve(app.config.mail.fileDir) : path.join(app.home, 'outbox');
+}
+
 export function transportFor(app: App): Transport {
   const m = app.config.mail;
-  if (m.transport === 'file') return fileTransport(m.fileDir ? path.resolve(m.fileDir) : path.join(app.home, 'outbox'));
+  if (m.transport === 'file') return fileTransport(outboxDir(app));
   return smtpTransport({
     host: m.smtp.host,
     port: m.smtp.port,

@@ -12,13 +12,19 @@ export async function queueSms(q: Queryable, m: { recordId: number | null; party
   return (await q.query<{ id: number }>('INSERT INTO sms_outbox (record_id, party_id, to_phone, body) VALUES ($1, $2, $3, $4) RETURNING id', [m.recordId, m.partyId, m.to, m.body])).rows[0]!.id;
 }
 
+/** Where the file gateway writes its text messages. */
+export function smsDir(app: App): string {
+  const s = app.config.notifications.sms;
+  return s.fileDir ? path.resolve(s.fileDir) : path.join(app.home, 'sms');
+}
+
 export interface SmsGateway { name: string; send(to: string, text: string, id: number): Promise<string> }
 
 export function smsGateway(app: App): SmsGateway | null {
   const s = app.config.notifications.sms;
   if (s.gateway === 'none') return null;
   if (s.gateway === 'file') {
-    const dir = s.fileDir ? path.resolve(s.fileDir) : path.join(app.home, 'sms');
+    const dir = smsDir(app);
     return {
       name: 'file',
       async send(to, text, id) {

@@ -170,7 +170,7 @@ describe('an outside party replies with documents', () => {
     const files = await sql<{ file_name: string; category: string; content_type: string }>("SELECT file_name, category, content_type FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND a.source = 'message'", [claim]);
     expect(files).toEqual([{ file_name: 'Претензия.pdf', category: 'incoming', content_type: 'application/pdf' }]);
     const history = (await dossier(['record', 'history', claim], env)).stdout;
-    expect(history).toContain('note_added note: — → Направляю претензию и определение суда.');
+    expect(history).toContain('note: Направляю претензию и определение суда.');
     const [ack] = await sql<{ kind: string; to_addresses: string[] }>('SELECT kind, to_addresses FROM outbox WHERE id = ANY($1)', [r.outbox]);
     expect(ack).toEqual({ kind: 'acknowledgement', to_addresses: ['a.ershov@ershov-law.example'] });
 

@@ -94,7 +94,7 @@ describe('pack build', () => {
     expect(index).toContain(`Дело: ${deal}`);
     expect(index).toContain('шаблон bank-sever/questionnaire.docx, схема v2');
     const history = (await run('record', 'history', deal)).stdout;
-    expect(history).toMatch(/package_built package:bank-sever/);
+    expect(history).toMatch(/package for bank-sever built: .+\.zip \(\d+ files, [\d.]+ KiB\)/);
   });
 
   it('says which recipient has no profile, before building anything', async () => {
@@ -138,7 +138,7 @@ describe('pack send and delivery', () => {
     const sent = (await run('outbox', 'list', '--status', 'sent', '--json')).json() as { attempts: number; last_response: string }[];
     expect(sent).toHaveLength(3);
     expect(sent.every((r) => r.attempts === 1 && /^250/.test(r.last_response))).toBe(true);
-    expect((await run('record', 'history', deal)).stdout).toMatch(/mail_sent outbox:/);
+    expect((await run('record', 'history', deal)).stdout).toMatch(/email #\d+ sent to /);
   });
 
   it('retries a temporary refusal (451 twice) and sends the message once', async () => {
@@ -161,7 +161,7 @@ describe('pack send and delivery', () => {
     expect(await workUntil(mail!.outbox, (s) => s !== 'queued' && s !== 'sending')).toBe('failed');
     const failed = (await run('outbox', 'list', '--status', 'failed')).stdout;
     expect(failed).toMatch(/failed\s+1\s+550 5\.1\.1 <partners@meridian-bank\.example>: mailbox unavailable/);
-    expect((await run('record', 'history', deal)).stdout).toMatch(/mail_failed/);
+    expect((await run('record', 'history', deal)).stdout).toMatch(/email #\d+ to .+ failed: 550/);
 
     smtp.rcptRule = null;
     expect((await run('outbox', 'retry', String(mail!.outbox))).stdout).toBe(`Outbox #${mail!.outbox} is queued again; the worker will send it.`);

@@ -65,9 +65,11 @@ async function folderCounts(user: string): Promise<{ inbox: number; processed: n
   const c = dovecot.client(user);
   await c.connect();
   try {
-    const inbox = await c.status('INBOX', { messages: true });
-    const done = await c.status('Dossier/Processed', { messages: true }).catch(() => ({ messages: 0 }));
-    return { inbox: inbox.messages ?? 0, processed: done.messages ?? 0 };
+    const count = async (folder: string) => {
+      const s = await c.status(folder, { messages: true }).catch(() => false as const); // not created yet
+      return s ? (s.messages ?? 0) : 0;
+    };
+    return { inbox: await count('INBOX'), processed: await count('Dossier/Processed') };
   } finally {
     await c.logout();
   }

@@ -1,45 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor, App } from '../../app.js';
+import { ensureMaildir, maildirPath } from '../../inbound/maildir.js';
+import { createLogger } from '../../jobs/log.js';
+import { startWorker } from '../../jobs/service.js';
+import { outboxDir } from '../../outbound/outbox.js';
+import { tokenSecret } from '../../outbound/settings.js';
+import { replyToken } from '../../outbound/tokens.js';
+import { sendPackages } from '../../packages/send.js';
+import { fixturesDir } from '../../paths.js';
 import { attachFiles } from '../../records/attachments.js';
 import { changeStatus } from '../../records/records.js';
 import { importRecords } from '../../schemas/bulk.js';
 import { setFields } from '../../schemas/fields.js';
-import { fixturesDir } from '../../paths.js';
-import { fieldShow, renderFieldView } from './fields.js';
-import { recordHistoryCmd, recordShow, renderHistory, renderRecord } from './records.js';
+import { smsDir } from '../../outbound/sms.js';
+import { DossierError } from '../../errors.js';
+import { recordHistoryCmd, renderHistory } from './records.js';
 
-// The demo grows with the product. For now: the sample deal (a client, three banks, 300+ values and a
-// few per-bank overrides) is imported, the client's scans attached, the base loan term changed so
-// that one bank's override goes stale, and the deal is shown. Running it again adds another deal and
-// reuses the parties.
+// `dossier demo`: the whole story on the embedded defaults, narrated. A deal (a client, three banks)
+// and a claim (a fleet company, its insurer, broker, lessor and lawyer) are imported with their
+// values and scans; every package is built and sent (to the file outbox); then a day's mail arrives
+// in the local Maildir — a manager's forward of one bank's approval and of another bank's refusal, the
+// lawyer's reply with two documents, an auto-reply and a spoofed approval — and the worker (the same
+// code as `dossier worker`) processes it. Each run makes new records, so running it again works; the
+// incoming messages are the fixtures in fixtures/mail/, addressed to this run's records.
 
-export async function demo(app: App, actor: Actor, say: (line: string) => void) {
+export interface DemoResult {
+  deal: string;
+  claim: string;
+  ref: string; // the deal, for scripts written against the first demo
+  packagesSent: number;
+  incoming: { file: string; what: string; outcome: string; reason: string }[];
+  dirs: { home: string; outbox: string; sms: string; inbox: string };
+}
+
+const MAIL = path.join(fixturesDir, 'mail');
+
+/** The day's mail: which fixture, what it is, and how it is addressed to this run's records. */
+const INCOMING = [
+  { fixture: '01-outlook-ru-forward-approved.eml', what: 'the manager forwards Bank Severny’s approval, «одобрено, сумма 1 500 000»', record: 'deal' },
+  { fixture: '02-gmail-ru-forward-declined.eml', what: 'the manager forwards Volga-Credit’s refusal, «отказ»', record: 'deal' },
+  { fixture: '21-lawyer-reply-two-pdfs.eml', what: 'the lawyer replies to his package with two PDFs', record: 'claim' },
+  { fixture: '25-exchange-autoreply-ru.eml', what: 'an Exchange out-of-office auto-reply', record: null },
+  { fixture: '18-spoof-no-auth-results.eml', what: 'a spoofed “approval” in the manager’s name from an outside server', record: null },
+] as const;
+
+export async function demo(app: App, actor: Actor, say: (line: string) => void): Promise<DemoResult> {
   say(`Dossier demo — data in ${app.home}${app.embedded ? ' (embedded PostgreSQL)' : ''}`);
-  const [imported] = await importRecords(app, actor, 'deal', path.join(fixturesDir, 'records', 'deal.json'));
-  const ref = imported!.ref;
-  say(`1. Imported the sample deal ${ref}: ${imported!.values} values, parties ${imported!.parties.join(', ')} (fixtures/records/deal.json).`);
+  const scan = (f: string) => path.join(fixturesDir, 'scans', f);
 
-  const scans = ['passport-smirnov.pdf', 'passport-smirnov-p2.jpg'].map((f) => path.join(fixturesDir, 'scans', f));
-  await attachFiles(app.db, app.blobs, app.config, actor, ref, scans, 'passport_scans');
-  await attachFiles(app.db, app.blobs, app.config, actor, ref, [path.join(fixturesDir, 'scans', 'income-2ndfl-smirnov.pdf')], 'income_documents');
-  say('2. Attached the passport scans and the income statement.');
+  // 1. The records.
+  const [deal] = await importRecords(app, actor, 'deal', path.join(fixturesDir, 'records', 'deal.json'));
+  await attachFiles(app.db, app.blobs, app.config, actor, deal!.ref, [scan('passport-smirnov.pdf'), scan('passport-smirnov-p2.jpg')], 'passport_scans');
+  await attachFiles(app.db, app.blobs, app.config, actor, deal!.ref, [scan('income-2ndfl-smirnov.pdf')], 'income_documents');
+  await setFields(app, actor, deal!.ref, [{ party: null, field: 'loan_term_months', raw: '72' }], { source: 'cli' });
+  await changeStatus(app.db, app.config, actor, { ref: deal!.ref, status: 'submitted', reason: 'demo: sent to the banks' });
+  say(`1. Deal ${deal!.ref}: ${deal!.values} values, parties ${deal!.parties.join(', ')}; passport and income scans attached.`);
+  say(`   The base loan term changed to 72 months: bank-sever keeps its own 48 (now a stale override, see \`dossier field show ${deal!.ref} --recipient bank-sever\`).`);
+  const [claim] = await importRecords(app, actor, 'claim', path.join(fixturesDir, 'records', 'claim.json'));
+  await attachFiles(app.db, app.blobs, app.config, actor, claim!.ref, [scan('police-report-cl.pdf')], 'police_report');
+  await attachFiles(app.db, app.blobs, app.config, actor, claim!.ref, [scan('scene-photo-1.jpg')], 'scene_photos');
+  await changeStatus(app.db, app.config, actor, { ref: claim!.ref, status: 'submitted', reason: 'demo: sent to the insurer' });
+  say(`   Claim ${claim!.ref}: ${claim!.values} values, parties ${claim!.parties.join(', ')}; police report and a scene photo attached.`);
 
-  await changeStatus(app.db, app.config, actor, { ref, status: 'collecting', reason: 'demo: documents are being collected' });
-  say('3. Moved the deal to "collecting".');
+  // 2. Every package, into the outbox.
+  let packagesSent = 0;
+  for (const ref of [deal!.ref, claim!.ref]) {
+    const mails = await sendPackages(app, actor, ref, { recipients: 'all' });
+    packagesSent += mails.length;
+    say(`2. ${ref}: packages for ${[...new Set(mails.map((m) => m.recipient))].join(', ')} built (documents filled, scans added, manifest) and queued (${mails.length} email(s)).`);
+  }
 
-  await setFields(app, actor, ref, [{ party: null, field: 'loan_term_months', raw: '72' }], { source: 'cli' });
-  say('4. Changed the base loan term to 72 months: bank-sever keeps its own 48, now marked as a stale override.');
-  say('');
-  say(renderRecord(await recordShow(app, ref)));
-  say('');
-  const sever = await fieldShow(app, ref, { recipient: 'bank-sever' });
-  sever.values = sever.values.filter((v) => ['loan_amount', 'loan_term_months', 'payment_day', 'borrower_last_name', 'bank_product_code'].includes(v.field));
-  say(renderFieldView(sever));
-  say('');
-  const history = await recordHistoryCmd(app, ref);
-  history.events = history.events.filter((e) => !['field_set'].includes(e.kind) || e.actor !== `import:deal.json`);
-  say(renderHistory(history));
-  say('');
-  say(`Next: npx dossier field show ${ref} --recipient bank-sever   ·   npx dossier schema diff deal v1 v2   ·   npx dossier --help`);
-  return { ref };
+  // 3. The worker: it sends the packages, then reads the mail below as it arrives.
+  const narrate = (line: string) => {
+    const e = JSON.parse(line) as { event?: string; outcome?: string; reason?: string; source?: string; to?: string[]; subject?: string; msg?: string };
+    if (e.event === 'intake') say(`   ← ${e.source}: ${e.outcome} — ${e.reason}`);
+    else if (e.event === 'mail' && e.outcome !== 'sent') say(`   → outbox: ${e.msg}`);
+  };
+  const worker = await startWorker(app, createLogger(narrate, 'info'));
+  try {
+    say('3. The worker is running (the same code as `dossier worker`): it sends the packages…');
+    await waitFor(app, 'the packages to be sent', async () => (await count(app, `SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')`)) === 0);
+    say(`   ${await count(app, `SELECT count(*)::int AS n FROM outbox WHERE status = 'sent'`)} email(s) sent so far, written to ${outboxDir(app)}.`);
+
+    // 4. The day's mail arrives in the Maildir, the way a delivery agent puts it there.
+    say('4. Mail arrives in the intake Maildir:');
+    const dir = maildirPath(app);
+    await ensureMaildir(dir);
+    const fill = await placeholders(app, deal!.ref, claim!.ref);
+    const run = randomBytes(4).toString('hex');
+    const dropped: { file: string; what: string; sha?: string }[] = [];
+    for (const m of INCOMING) {
+      let raw = await readFile(path.join(MAIL, m.fixture), 'latin1');
+      raw = fill(raw);
+      if (m.record) raw = tagSubject(raw, m.record === 'deal' ? deal!.ref : claim!.ref);
+      raw = addHeader(raw, `X-Dossier-Demo-Run: ${run}`); // a new copy each run, not a duplicate of the last
+      const name = `${Date.now()}.demo-${run}-${m.fixture}`;
+      await writeFile(path.join(dir, 'tmp', name), Buffer.from(raw, 'latin1'));
+      await rename(path.join(dir, 'tmp', name), path.join(dir, 'new', name));
+      dropped.push({ file: name, what: m.what });
+      say(`   • ${m.what}`);
+    }
+    await waitFor(app, 'the mail to be processed', async () => {
+      const done = await count(app, `SELECT count(*)::int AS n FROM inbound_messages WHERE source_ref = ANY($1) AND outcome IS NOT NULL`, [dropped.map((d) => d.file)]);
+      const waiting = await count(app, `SELECT (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')) + (SELECT count(*) FROM sms_outbox WHERE status = 'queued') AS n`);
+      return done === dropped.length && Number(waiting) === 0;
+    });
+    const rows = (await app.db.query<{ source_ref: string; outcome: string; reason: string }>('SELECT source_ref, outcome, reason FROM inbound_messages WHERE source_ref = ANY($1)', [dropped.map((d) => d.file)])).rows;
+    const incoming = dropped.map((d) => {
+      const r = rows.find((x) => x.source_ref === d.file)!;
+      return { file: d.file, what: d.what, outcome: r.outcome, reason: r.reason };
+    });
+
+    await worker.stop();
+
+    // 5. What happened, record by record.
+    say('');
+    say('5. The timelines (values imported from the sample files are left out):');
+    for (const ref of [deal!.ref, claim!.ref]) {
+      const h = await recordHistoryCmd(app, ref);
+      h.events = h.events.filter((e) => !(e.kind === 'field_set' && e.actor.startsWith('import:')));
+      say('');
+      say(renderHistory(h));
+    }
+    const dirs = { home: app.home, outbox: outboxDir(app), sms: smsDir(app), inbox: dir };
+    say('');
+    say('Where to look:');
+    say(`  emails sent (.eml)         ${dirs.outbox}`);
+    say(`  text messages to clients   ${dirs.sms}`);
+    say(`  incoming mail              ${dir}/.Processed and ${dir}/.Quarantine`);
+    say(`  the packages as zips       npx dossier pack build ${deal!.ref} --all -o packages/`);
+    say(`  the journal                npx dossier mail list   ·   npx dossier mail show <id>`);
+    say(`  the outbox                 npx dossier outbox list`);
+    say(`  a record                   npx dossier record show ${deal!.ref}   ·   npx dossier record history ${claim!.ref}`);
+    say(`  run it for real            npx dossier worker   (reads ${dir} and the IMAP mailboxes until Ctrl-C)`);
+    return { deal: deal!.ref, claim: claim!.ref, ref: deal!.ref, packagesSent, incoming, dirs };
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function count(app: App, sql: string, params: unknown[] = []): Promise<number> {
+  return Number((await app.db.query<{ n: number | string }>(sql, params)).rows[0]!.n);
+}
+
+async function waitFor(app: App, what: string, done: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > end) {
+      throw new DossierError('DEMO_STALLED', `The demo waited ${ms / 1000} s for ${what} and gave up.`, { hint: `See \`dossier mail list\` and \`dossier outbox list\` (data in ${app.home}); run \`dossier doctor\`.` });
+    }
+    await sleep(100);
+  }
+}
+
+/** The fixtures' placeholders ({{CLAIM_REF}}, {{TOKEN:party}}, …) filled for this run's records. */
+async function placeholders(app: App, deal: string, claim: string): Promise<(raw: string) => string> {
+  const secret = await tokenSecret(app);
+  const lastMessageId = async (ref: string, party: string) =>
+    (await app.db.query<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN records r ON r.id = o.record_id JOIN parties p ON p.id = o.party_id WHERE r.ref = $1 AND p.key = $2 ORDER BY o.id DESC LIMIT 1', [ref, party])).rows[0]?.message_id;
+  const lawyerMail = (await lastMessageId(claim, 'lawyer-ershov')) ?? '<none@dossier.example>';
+  const date = new Date().toUTCString().replace('GMT', '+0000');
+  return (raw) =>
+    raw
+      .replace(/\{\{DEAL_REF\}\}/g, deal)
+      .replace(/\{\{CLAIM_REF\}\}/g, claim)
+      .replace(/\{\{DATE\}\}/g, date)
+      .replace(/\{\{TOKEN:([a-z0-9-]+)\}\}/g, (_m, party: string) => replyToken(secret, party.startsWith('lawyer') ? claim : deal, party))
+      .replace(/\{\{OUTBOX_MESSAGE_ID:lawyer-ershov\}\}/g, lawyerMail);
+}
+
+/** The manager keeps the record's tag in the subject when forwarding (as the confirmation asks). */
+function tagSubject(raw: string, ref: string): string {
+  if (raw.includes(`[${ref}`)) return raw;
+  return raw.replace(/^Subject:[ \t]*/im, (m) => `${m}[${ref}] `);
+}
+
+/** One more header at the end of the header block (after any Authentication-Results and Received). */
+function addHeader(raw: string, header: string): string {
+  const end = raw.search(/\r?\n\r?\n/);
+  return end < 0 ? raw : `${raw.slice(0, end)}\r\n${header}${raw.slice(end)}`;
 }

@@ -89,12 +89,38 @@ export function describeEvent(e: EventRow): string {
       const origin = e.details?.origin ? ` (from ${String(e.details.origin)})` : '';
       return `field ${e.field}${where} ${verb}: ${show(e.old_value)} → ${show(e.new_value)}${origin}`;
     }
+    case 'package_built': {
+      const v = e.new_value as { file: string; files: number; size: number; part: number; parts: number };
+      return `package for ${partyOf(e.field)} built: ${v.file} (${v.files} files, ${formatBytes(v.size)}${v.parts > 1 ? `, part ${v.part} of ${v.parts}` : ''})`;
+    }
+    case 'mail_queued': {
+      const v = e.new_value as { outbox: number; kind: string; to: string[]; subject: string };
+      return `${v.kind} email #${v.outbox} queued to ${v.to.join(', ')}: «${v.subject}»`;
+    }
+    case 'mail_sent': {
+      const v = e.new_value as { outbox: number; to: string[]; attempts: number };
+      return `email #${v.outbox} sent to ${v.to.join(', ')}${v.attempts > 1 ? ` (attempt ${v.attempts})` : ''}`;
+    }
+    case 'mail_failed':
+    case 'mail_bounced': {
+      const v = e.new_value as { outbox: number; to: string[]; reason: string };
+      return `email #${v.outbox} to ${v.to.join(', ')} ${e.kind === 'mail_failed' ? 'failed' : 'bounced'}: ${v.reason}`;
+    }
+    case 'mail_retried':
+      return `email ${e.field?.replace('outbox:', '#')} put back in the queue (was ${show(e.old_value)})`;
+    case 'note_added': {
+      const text = show(e.new_value);
+      return `note: ${text.length > 200 ? text.slice(0, 200) + '…' : text}`;
+    }
     case 'schema_migrated':
       return `schema v${show(e.old_value)} → v${show(e.new_value)}`;
     default:
       return `${e.kind}${e.field ? ' ' + e.field : ''}: ${show(e.old_value)} → ${show(e.new_value)}`;
   }
 }
+
+/** "package:bank-sever" → "bank-sever". */
+const partyOf = (field: string | null) => (field ?? '').replace(/^[a-z]+:/, '');
 
 export function renderHistory(h: { ref: string; events: EventRow[] }): string {
   return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]));
