@@ -40,6 +40,8 @@ export const ConfigSchema = z
     }),
     templates: z.strictObject({
       dir: z.string().min(1).nullable().default(null),
+      /** Threads that fill documents for packages; 0: one per core (at most 4); 1: no threads. */
+      renderThreads: z.number().int().min(0).max(64).default(0),
     }),
     schemas: z.strictObject({
       dir: z.string().min(1).nullable().default(null),

@@ -106,42 +106,96 @@ function setCheckboxes(zip: PizZip, data: RenderData, problems: Set<string>): vo
   for (const file of Object.keys(zip.files).filter((f) => CONTROL_PARTS.test(f))) {
     const xml = zip.file(file)!.asText();
     if (!xml.includes('dossier:')) continue;
-    const doc = new DOMParser().parseFromString(xml, 'text/xml');
-    let changed = false;
-    const sdts = doc.getElementsByTagNameNS(W, 'sdt');
-    for (let i = 0; i < sdts.length; i++) {
-      const sdt = sdts.item(i)!;
-      const pr = sdt.getElementsByTagNameNS(W, 'sdtPr').item(0);
-      const tagEl = pr?.getElementsByTagNameNS(W, 'tag').item(0);
-      const box = pr?.getElementsByTagNameNS(W14, 'checkbox').item(0);
-      const expr = tagEl?.getAttributeNS(W, 'val') ?? tagEl?.getAttribute('w:val') ?? '';
-      if (!box || !expr.startsWith('dossier:')) continue;
-      const [name, option] = expr.slice('dossier:'.length).split('=').map((s) => s.trim());
-      const def = data.fields.get(name ?? '');
-      if (!def) {
-        problems.add(`checkbox dossier:${expr.slice(8)}: "${name}" is not a field of this record's schema version`);
-        continue;
-      }
-      const value = data.values[name!] ?? null;
-      const checked = option !== undefined ? value === option : value === true;
-      const state = (tag: string) => (box.getElementsByTagNameNS(W14, tag).item(0) as Element | null)?.getAttributeNS(W14, 'val');
-      const glyph = String.fromCodePoint(Number.parseInt((checked ? state('checkedState') : state('uncheckedState')) ?? (checked ? '2612' : '2610'), 16));
-      let checkedEl = box.getElementsByTagNameNS(W14, 'checked').item(0);
-      if (!checkedEl) {
-        checkedEl = doc.createElementNS(W14, 'w14:checked');
-        box.insertBefore(checkedEl, box.firstChild);
-      }
-      checkedEl.setAttributeNS(W14, 'w14:val', checked ? '1' : '0');
-      const content = sdt.getElementsByTagNameNS(W, 'sdtContent').item(0);
-      const texts = content?.getElementsByTagNameNS(W, 't');
-      if (texts && texts.length) {
-        texts.item(0)!.textContent = glyph;
-        for (let k = 1; k < texts.length; k++) texts.item(k)!.textContent = '';
-      }
-      changed = true;
-    }
-    if (changed) zip.file(file, new XMLSerializer().serializeToString(doc));
+    const out = patchCheckboxControls(xml, (sdt, doc) => setCheckbox(sdt, doc, data, problems));
+    if (out !== xml) zip.file(file, out);
   }
+}
+
+/**
+ * Runs `patch` on each <w:sdt> that carries a dossier: tag, parsed on its own. Parsing and writing
+ * back a whole questionnaire (hundreds of KB of XML) to touch a few dozen boxes took most of a
+ * render; the controls are small, so each is cut out, parsed with the document's namespace
+ * declarations, patched and spliced back. Returns the XML unchanged when nothing was patched.
+ */
+export function patchCheckboxControls(xml: string, patch: (sdt: Element, doc: ReturnType<DOMParser['parseFromString']>) => boolean): string {
+  const rootStart = xml.indexOf('<w:document') >= 0 ? xml.indexOf('<w:document') : xml.search(/<w:(hdr|ftr)\b/);
+  const rootTag = rootStart >= 0 ? xml.slice(rootStart, xml.indexOf('>', rootStart)) : '';
+  const namespaces = [...rootTag.matchAll(/\sxmlns(:[\w.-]+)?="[^"]*"/g)].map((m) => m[0]).join('');
+  const pieces: string[] = [];
+  let from = 0;
+  let at = 0;
+  for (;;) {
+    const tag = xml.indexOf('dossier:', at);
+    if (tag < 0) break;
+    // The innermost <w:sdt> around the tag: the nearest opening before it (not <w:sdtPr> etc.).
+    let open = tag;
+    do open = xml.lastIndexOf('<w:sdt', open - 1);
+    while (open >= 0 && !/^<w:sdt[\s>]/.test(xml.slice(open, open + 8)));
+    const close = open >= from ? matchingClose(xml, open) : -1;
+    if (open < from || close < 0 || close < tag) {
+      at = tag + 8; // a dossier: text elsewhere (a body text, a tag outside a control)
+      continue;
+    }
+    const end = close + '</w:sdt>'.length;
+    const doc = new DOMParser().parseFromString(`<dossier-fragment${namespaces}>${xml.slice(open, end)}</dossier-fragment>`, 'text/xml');
+    const sdt = doc.documentElement!.firstChild as Element;
+    if (patch(sdt, doc)) {
+      pieces.push(xml.slice(from, open), new XMLSerializer().serializeToString(sdt).replace(/\sxmlns(:[\w.-]+)?="[^"]*"/g, (decl) => (namespaces.includes(decl) ? '' : decl)));
+      from = end;
+    }
+    at = end;
+  }
+  if (!pieces.length) return xml;
+  pieces.push(xml.slice(from));
+  return pieces.join('');
+}
+
+/** Index of the </w:sdt> closing the <w:sdt> at `open` (controls nest), or -1. */
+function matchingClose(xml: string, open: number): number {
+  const re = /<w:sdt[\s>]|<\/w:sdt>/g;
+  re.lastIndex = open + 1;
+  let depth = 1;
+  for (let m = re.exec(xml); m; m = re.exec(xml)) {
+    depth += m[0] === '</w:sdt>' ? -1 : 1;
+    if (depth === 0) return m.index;
+  }
+  return -1;
+}
+
+function setCheckbox(sdt: Element, doc: ReturnType<DOMParser['parseFromString']>, data: RenderData, problems: Set<string>): boolean {
+  const pr = sdt.getElementsByTagNameNS(W, 'sdtPr').item(0);
+  const tagEl = pr?.getElementsByTagNameNS(W, 'tag').item(0);
+  const box = pr?.getElementsByTagNameNS(W14, 'checkbox').item(0);
+  const expr = tagEl?.getAttributeNS(W, 'val') ?? tagEl?.getAttribute('w:val') ?? '';
+  if (!box || !expr.startsWith('dossier:')) return false;
+  const [name, option] = expr.slice('dossier:'.length).split('=').map((s) => s.trim());
+  const def = data.fields.get(name ?? '');
+  if (!def) {
+    problems.add(`checkbox dossier:${expr.slice(8)}: "${name}" is not a field of this record's schema version`);
+    return false;
+  }
+  const value = data.values[name!] ?? null;
+  const checked = option !== undefined ? value === option : value === true;
+  const state = (tag: string) => (box.getElementsByTagNameNS(W14, tag).item(0) as Element | null)?.getAttributeNS(W14, 'val');
+  const glyph = String.fromCodePoint(Number.parseInt((checked ? state('checkedState') : state('uncheckedState')) ?? (checked ? '2612' : '2610'), 16));
+  let checkedEl = box.getElementsByTagNameNS(W14, 'checked').item(0);
+  if (!checkedEl) {
+    checkedEl = doc.createElementNS(W14, 'w14:checked');
+    box.insertBefore(checkedEl, box.firstChild);
+  }
+  checkedEl.setAttributeNS(W14, 'w14:val', checked ? '1' : '0');
+  // The glyph goes in this control's own content, not in a control nested inside it.
+  const content = [...childElements(sdt)].find((e) => e.localName === 'sdtContent' && e.namespaceURI === W);
+  const texts = content?.getElementsByTagNameNS(W, 't');
+  if (texts && texts.length) {
+    texts.item(0)!.textContent = glyph;
+    for (let k = 1; k < texts.length; k++) texts.item(k)!.textContent = '';
+  }
+  return true;
+}
+
+function* childElements(el: Element): Generator<Element> {
+  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) yield n as Element;
 }
 
 /** Fills a compiled template; every missing value and every problem is reported together. */

@@ -84,8 +84,11 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
   } catch (err) {
     throw new DossierError('TEMPLATE_CORRUPT', `${name} is not a readable PDF: ${(err as Error).message}.`, { hint: 'Get the form again from the bank or insurer, or re-save it from a PDF editor.' });
   }
-  doc.registerFontkit(fontkit);
   const f = font(opts.fontFile);
+  // Parsing a 700 KB TrueType font costs more than filling the form; the parsed face is read-only
+  // during subsetting, so every fill of a batch shares the one already parsed.
+  const create = fontkit.create as (...args: unknown[]) => unknown;
+  doc.registerFontkit({ ...fontkit, create: (buf: unknown, ...rest: unknown[]) => (buf === f.bytes ? f.face : create(buf, ...rest)) } as unknown as typeof fontkit);
   const pdfFont: PDFFont = await doc.embedFont(f.bytes, { subset: true });
   const sink: Sink = { missing: new Set(), problems: [], glyphs: new Map() };
 

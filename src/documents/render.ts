@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { App } from '../app.js';
-import { DossierError } from '../errors.js';
 import { recordSchemaContext, sectionParty, showFields } from '../schemas/fields.js';
 import type { FieldValue } from '../schemas/types.js';
-import { renderDocx } from './docx.js';
 import type { RenderData } from './evaluate.js';
-import { fillPdf } from './pdf.js';
-import { loadTemplateMeta, templateFormat, type TemplateFormat, type TemplateMeta } from './templates.js';
+import { renderWithData, type Rendered } from './fill.js';
+
+export { checkSupports, prepareTemplate, renderWithData, type PreparedTemplate, type Rendered, type TemplateCache } from './fill.js';
 
 // One template filled from one record: the base section, or a recipient's effective values.
 
@@ -41,31 +38,7 @@ export async function renderData(app: App, ref: string, recipient?: string): Pro
   };
 }
 
-export interface Rendered { bytes: Buffer; format: TemplateFormat; meta: TemplateMeta; template: string; schemaVersion: number }
-
-export function checkSupports(meta: TemplateMeta, template: string, type: string, version: number): void {
-  if (meta.type !== type) {
-    throw new DossierError('TEMPLATE_SCHEMA_MISMATCH', `${template} is a ${meta.type} template and the record is a ${type}.`);
-  }
-  if (!meta.schemas.includes(version)) {
-    throw new DossierError('TEMPLATE_SCHEMA_MISMATCH', `${template} supports ${type} schema ${meta.schemas.map((v) => 'v' + v).join(', ')}; the record is on v${version}.`, {
-      hint: `Migrate the record (dossier record migrate … --to v${Math.max(...meta.schemas)}) or update the template and add v${version} to its schemas.`,
-    });
-  }
-}
-
 export async function renderTemplate(app: App, ref: string, template: string, recipient?: string): Promise<Rendered> {
   const { data, type, version } = await renderData(app, ref, recipient);
   return renderWithData(template, data, type, version);
-}
-
-/** Fills a template from data already gathered (a package renders several from one section). */
-export async function renderWithData(template: string, data: RenderData, type: string, version: number): Promise<Rendered> {
-  const format = templateFormat(template);
-  const meta = loadTemplateMeta(template);
-  checkSupports(meta, template, type, version);
-  const bytes = readFileSync(template);
-  const name = path.basename(template);
-  const out = format === 'docx' ? renderDocx(bytes, name, data) : await fillPdf(bytes, name, meta, data);
-  return { bytes: out, format, meta, template, schemaVersion: version };
 }

@@ -19,7 +19,30 @@ class Cell {
 
 const SPECIAL_DEFS: Record<string, ColumnDef> = { $today: { id: '$today', type: 'date', label: { ru: 'сегодня', en: 'today' } } };
 
+// A package renders several names, a subject and a body from one recipient's data: the context
+// (a wrapper per field) is built once per data object, each template compiled once per process.
+const contexts = new WeakMap<RenderData, Record<string, unknown>>();
+const compiled = new Map<string, { template: HandlebarsTemplateDelegate; ast: hbs.AST.Program }>();
+const MAX_COMPILED = 500;
+
 function contextOf(data: RenderData): Record<string, unknown> {
+  let ctx = contexts.get(data);
+  if (!ctx) contexts.set(data, (ctx = buildContext(data)));
+  return ctx;
+}
+
+function compiledOf(source: string, html: boolean): { template: HandlebarsTemplateDelegate; ast: hbs.AST.Program } {
+  const key = `${html ? 'h' : 't'}:${source}`;
+  let c = compiled.get(key);
+  if (!c) {
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+    c = { ast: env.parse(source), template: env.compile(source, { noEscape: !html, strict: false, knownHelpersOnly: false }) };
+    compiled.set(key, c);
+  }
+  return c;
+}
+
+function buildContext(data: RenderData): Record<string, unknown> {
   const ctx: Record<string, unknown> = {};
   for (const [id, def] of data.fields) {
     const v = data.values[id] ?? null;
@@ -61,8 +84,7 @@ function createEnvironment(): typeof Handlebars {
 const env = createEnvironment();
 
 /** Paths printed at the top level whose value is missing (inside blocks the context changes). */
-function missingTags(source: string, ctx: Record<string, unknown>): string[] {
-  const ast = env.parse(source);
+function missingTags(ast: hbs.AST.Program, ctx: Record<string, unknown>): string[] {
   const missing = new Set<string>();
   for (const node of ast.body) {
     if (node.type !== 'MustacheStatement') continue;
@@ -81,16 +103,15 @@ function missingTags(source: string, ctx: Record<string, unknown>): string[] {
 export function renderText(source: string, data: RenderData, opts: { html?: boolean; name?: string } = {}): string {
   const name = opts.name ?? 'the message template';
   const ctx = contextOf(data);
-  let template: HandlebarsTemplateDelegate;
   try {
-    const missing = missingTags(source, ctx);
+    const { ast, template } = compiledOf(source, Boolean(opts.html));
+    const missing = missingTags(ast, ctx);
     if (missing.length) {
       throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${missing.join(', ')}.`, {
         hint: 'Set them, or use {{default field "…"}} for optional ones.',
         details: { missing },
       });
     }
-    template = env.compile(source, { noEscape: !opts.html, strict: false, knownHelpersOnly: false });
     return template(ctx);
   } catch (err) {
     if (err instanceof DossierError) throw err;

@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Actor, App } from '../app.js';
 import { withTransaction } from '../db/pool.js';
-import { renderData, renderWithData } from '../documents/render.js';
+import { renderData } from '../documents/render.js';
+import { openRenderer, renderThreads, type Renderer } from '../documents/render-pool.js';
 import { renderText } from '../documents/text.js';
 import type { RenderData } from '../documents/evaluate.js';
 import { DossierError } from '../errors.js';
@@ -83,16 +84,26 @@ export async function recipientsFor(app: App, record: RecordRow, which: string[]
   });
 }
 
-async function buildOne(app: App, actor: Actor, record: RecordRow, party: LinkedParty, attachments: AttachmentRow[], outDir: string, opts: BuildOptions): Promise<BuiltPackage> {
-  const profile = profileFor(app.templatesDir, party, record.type);
+/** A recipient's section and its documents being filled (started for every recipient at once). */
+interface Pending { party: LinkedParty; profile: PackageProfile; data: RenderData; version: number; documents: Promise<Buffer>[] }
+
+async function startRecipient(app: App, record: RecordRow, party: LinkedParty, profile: PackageProfile, renderer: Renderer): Promise<Pending> {
   const { data, type, version } = await renderData(app, record.ref, party.key);
+  const documents = profile.documents.map((d) => renderer.render(path.join(profile.dir, d.template), data, type, version));
+  // Awaited in order later; a failure of a later recipient must not go unhandled meanwhile.
+  for (const p of documents) p.catch(() => {});
+  return { party, profile, data, version, documents };
+}
+
+async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pending, attachments: AttachmentRow[], outDir: string, opts: BuildOptions): Promise<BuiltPackage> {
+  const { party, profile, data, version } = pending;
   const name = (hbs: string, what: string) => safeFileName(renderText(hbs, data, { name: `${path.basename(profile.file)} ${what}` }));
 
   // Documents first: rendered in memory (tens of KB), hashed, deflated in the zip.
   const docs: { name: string; bytes: Buffer; template: string }[] = [];
-  for (const d of profile.documents) {
-    const rendered = await renderWithData(path.join(profile.dir, d.template), data, type, version);
-    docs.push({ name: name(d.name, `name of ${d.template}`), bytes: rendered.bytes, template: path.relative(app.templatesDir, rendered.template) });
+  for (const [i, d] of profile.documents.entries()) {
+    const bytes = await pending.documents[i]!;
+    docs.push({ name: name(d.name, `name of ${d.template}`), bytes, template: path.relative(app.templatesDir, path.join(profile.dir, d.template)) });
   }
   // Then the scans of the profile's categories, in the order attached.
   const scans = profile.attachments.flatMap((c) => attachments.filter((a) => a.category === c.category).map((a) => ({ a, folder: c.folder })));
@@ -193,9 +204,19 @@ export async function buildPackages(app: App, actor: Actor, ref: string, opts: B
   const recipients = await recipientsFor(app, record, opts.recipients);
   const attachments = await listAttachments(app.db, record.id);
   const outDir = opts.outDir ?? path.join(app.home, 'packages', record.ref);
-  // Check every profile before building anything: one missing profile should not leave half the set.
-  for (const p of recipients) profileFor(app.templatesDir, p, record.type);
-  const out: BuiltPackage[] = [];
-  for (const p of recipients) out.push(await buildOne(app, actor, record, p, attachments, outDir, opts));
-  return out;
+  // Every profile first: one missing profile should not leave half the set.
+  const profiles = recipients.map((p) => profileFor(app.templatesDir, p, record.type));
+  // Each recipient's documents are filled on the render threads while the packages before it are
+  // zipped and stored here; each template is read once per batch (per thread).
+  const jobs = profiles.reduce((n, p) => n + p.documents.length, 0);
+  const renderer = openRenderer(renderThreads(app.config.templates.renderThreads), jobs);
+  try {
+    const pending: Pending[] = [];
+    for (const [i, p] of recipients.entries()) pending.push(await startRecipient(app, record, p, profiles[i]!, renderer));
+    const out: BuiltPackage[] = [];
+    for (const p of pending) out.push(await buildOne(app, actor, record, p, attachments, outDir, opts));
+    return out;
+  } finally {
+    await renderer.close();
+  }
 }
