@@ -38,7 +38,9 @@ export interface Origin { mailbox: string; uidvalidity?: number | null; uid?: nu
 function peekHeaders(raw: Buffer): { messageId: string | null; from: string | null; subject: string | null } {
   const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
   const head = raw.subarray(0, Math.min(end >= 0 ? end : raw.length, 256 * 1024)).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const get = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim().slice(0, 998) ?? null;
+  // NUL bytes are dropped: PostgreSQL text cannot hold them, and the INSERT failing would leave the
+  // message unjournaled (found by the hostile-mail corpus: a NUL in Subject lost the message).
+  const get = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.replace(/\0/g, '').trim().slice(0, 998) ?? null;
   const from = get('From');
   return { messageId: get('Message-ID')?.match(/<[^>]+>/)?.[0] ?? null, from: from ? (/<([^>]+)>/.exec(from)?.[1] ?? from).toLowerCase() : null, subject: get('Subject') };
 }

@@ -127,6 +127,14 @@ const WESTERN_SINGLE_BYTE = new Set(['windows-1252', 'iso-8859-15', 'iso-8859-2'
  * repair (it becomes a warning); null when the declaration was simply followed.
  */
 function decodeBytes(bytes: Uint8Array, declared: string | null): { text: string; charset: string; note: string | null } {
+  const d = decodeDeclared(bytes, declared);
+  // A NUL is never text, and PostgreSQL text and jsonb cannot hold one: left in a subject or a note
+  // it made the transaction fail, so the message could never be processed (found by the
+  // hostile-mail corpus). Every decoded text passes here — bodies, encoded-words, RFC 2231 names.
+  return d.text.includes('\0') ? { ...d, text: d.text.replace(/\0/g, '') } : d;
+}
+
+function decodeDeclared(bytes: Uint8Array, declared: string | null): { text: string; charset: string; note: string | null } {
   const label = normalizeCharset(declared);
   const wide = label !== null && /^(utf-16|utf-32|ucs-2|iso-2022)/.test(label);
   // Plain ASCII reads the same in all of them.
@@ -240,7 +248,7 @@ function parseHeaders(head: Buffer, ctx: Ctx): Header[] {
       const d = decodeBytes(bytes, null);
       value = d.text;
       if (d.charset !== 'utf-8') warn(ctx, `The ${f.name} header has raw 8-bit text without a charset; read as ${d.charset}.`);
-    } else value = bytes.toString('latin1');
+    } else value = bytes.toString('latin1').replace(/\0/g, ''); // NULs: see decodeBytes
     return [f.name, value.trim()];
   });
 }
@@ -650,7 +658,8 @@ function htmlToText(html: string): string {
     .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+\d*);/gi, (m, e: string) => {
       if (e[0] === '#') {
         const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-        return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code === 0xa0 ? 0x20 : code) : m;
+        // Not a surrogate: "&#xD800;" alone would be half a character, which jsonb refuses.
+        return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code === 0xa0 ? 0x20 : code) : m;
       }
       return ENTITIES[e.toLowerCase()] ?? m;
     });
@@ -1170,6 +1179,26 @@ function fallbackName(c: Candidate, sniffed: string): string {
   return ext ? `file.${ext}` : 'file';
 }
 
+/**
+ * A safe name shortened so that the " (12)" uniqueNames may add to a duplicate still fits the limits
+ * safeFileName keeps (255 bytes, 150 characters): two long Cyrillic names that were the same came
+ * out at 259 bytes, more than ext4 takes for a name (found by the hostile-mail corpus).
+ */
+function roomForSuffix(name: string): string {
+  const MAX_BYTES = 240; // 255 less " (9999)" and a margin
+  const MAX_CHARS = 140;
+  let chars = Array.from(name);
+  if (Buffer.byteLength(name) <= MAX_BYTES && chars.length <= MAX_CHARS) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && /^[\p{L}\p{N}]{1,10}$/u.test(name.slice(dot + 1)) ? name.slice(dot) : '';
+  chars = Array.from(ext ? name.slice(0, dot) : name);
+  const extBytes = Buffer.byteLength(ext);
+  const extChars = Array.from(ext).length;
+  let bytes = Buffer.byteLength(chars.join(''));
+  while (chars.length > 1 && (bytes + extBytes > MAX_BYTES || chars.length + extChars > MAX_CHARS)) bytes -= Buffer.byteLength(chars.pop()!);
+  return (chars.join('').replace(/[\s.]+$/, '') || '_') + ext;
+}
+
 async function buildAttachments(candidates: Candidate[], limits: ParseLimits, ctx: Ctx): Promise<{ top: IncomingAttachment[]; forwarded: IncomingAttachment[] }> {
   const kept: Candidate[] = [];
   for (const c of candidates) {
@@ -1195,7 +1224,7 @@ async function buildAttachments(candidates: Candidate[], limits: ParseLimits, ct
   const chosen = kept.filter((c) => allowed.has(c));
   const sniffed = await Promise.all(chosen.map((c) => sniffBuffer(c.content)));
   // Unique across the message and its forwarded part: they may end up in one folder.
-  const names = uniqueNames(chosen.map((c, i) => safeFileName(c.originalName ?? fallbackName(c, sniffed[i]!))));
+  const names = uniqueNames(chosen.map((c, i) => roomForSuffix(safeFileName(c.originalName ?? fallbackName(c, sniffed[i]!)))));
   const result = { top: [] as IncomingAttachment[], forwarded: [] as IncomingAttachment[] };
   chosen.forEach((c, i) => {
     let contentType = sniffed[i]!;

@@ -44,6 +44,17 @@ function withoutTags(subject: string): string {
 
 interface Effects { outbox: OutboxRow[] }
 
+/**
+ * The first `n` UTF-16 units of a text, without ending on the first half of a surrogate pair: a
+ * lone half is not JSON PostgreSQL accepts, so a note of emoji cut at 10,000 units made jsonb refuse
+ * the event and the whole message fail (found by the hostile-mail corpus).
+ */
+function cut(text: string, n: number): string {
+  if (text.length <= n) return text;
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
+
 function notifyTemplate(app: App, name: string): string {
   return readFileSync(path.join(app.templatesDir, '_notify', name), 'utf8');
 }
@@ -155,7 +166,7 @@ async function applyDecision(app: App, c: DbClient, actor: Actor, journalRow: Jo
     { party: party.key, field: 'decision', raw: cmd.decision },
     { party: party.key, field: 'decision_date', raw: date },
     ...(cmd.amount ? [{ party: party.key, field: 'decision_amount', raw: cmd.amount }] : []),
-    ...(cmd.comment ? [{ party: party.key, field: 'decision_comment', raw: cmd.comment.slice(0, 1000) }] : []),
+    ...(cmd.comment ? [{ party: party.key, field: 'decision_comment', raw: cut(cmd.comment, 1000) }] : []),
   ];
   await applyAssignments(c, ctx, actor, assignments, { source: 'message', origin: m.messageId ?? `journal:${journalRow.id}` });
 
@@ -256,9 +267,9 @@ async function addFromParty(app: App, c: DbClient, actor: Actor, journalRow: Jou
     files.push(a.fileName);
   }
   const note = m.ownText.trim();
-  if (note) await recordEvent(c, actor, { recordId: record.id, partyId: party.id, kind: 'note_added', field: 'note', newValue: note.slice(0, 10_000), details: { from: m.from?.address, messageId: m.messageId, journal: journalRow.id } });
+  if (note) await recordEvent(c, actor, { recordId: record.id, partyId: party.id, kind: 'note_added', field: 'note', newValue: cut(note, 10_000), details: { from: m.from?.address, messageId: m.messageId, journal: journalRow.id } });
   if (!files.length && !note) return { files, note: '', applied: false };
-  const data: RenderData = { values: {}, fields: new Map(), specials: { $ref: record.ref, $files: files.join(', '), $party_name: party.name, $note: note.slice(0, 2000) }, lang: 'ru' };
+  const data: RenderData = { values: {}, fields: new Map(), specials: { $ref: record.ref, $files: files.join(', '), $party_name: party.name, $note: cut(note, 2000) }, lang: 'ru' };
   // The sender gets an acknowledgement; those who follow the record get a notice.
   if (m.from?.address) {
     fx.outbox.push(
@@ -374,7 +385,7 @@ async function decide(app: App, c: DbClient, actor: Actor, row: JournalRow, m: P
       // A staff message with documents or a note about the record.
       const docs = m.attachments.filter((a) => !a.inline);
       for (const a of docs) await storeAttachment(app, c, actor, record, a, app.config.intake.incomingCategory, m);
-      if (m.ownText.trim()) await recordEvent(c, actor, { recordId: record.id, kind: 'note_added', field: 'note', newValue: m.ownText.trim().slice(0, 10_000), details: { from, messageId: m.messageId } });
+      if (m.ownText.trim()) await recordEvent(c, actor, { recordId: record.id, kind: 'note_added', field: 'note', newValue: cut(m.ownText.trim(), 10_000), details: { from, messageId: m.messageId } });
       if (!docs.length && !m.ownText.trim()) return { outcome: 'ignored', reason: 'staff message with nothing to add', ...base };
       return { outcome: 'applied', reason: `staff note${docs.length ? ` and ${docs.length} document(s)` : ''} added to ${record.ref}`, ...base };
     }

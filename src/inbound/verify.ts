@@ -3,8 +3,9 @@ import type { App } from '../app.js';
 import type { ParsedMessage } from './types.js';
 
 // Is a message from a staff address really from our staff? Either our own MTA says so in its
-// Authentication-Results (only its authserv-id is trusted: a sender can write any header), or — with
-// staffAuth: mailauth — Dossier verifies the DKIM signature itself with mailauth. In both, DMARC pass
+// Authentication-Results (only its authserv-id, in the topmost header bearing it, is trusted: a
+// sender can write any header), or — with staffAuth: mailauth — Dossier verifies the DKIM
+// signature itself with mailauth. In both, DMARC pass
 // counts, and DKIM pass only for the From address's own domain (a signature by another domain proves
 // nothing about who wrote From).
 
@@ -27,14 +28,15 @@ function fromAuthResults(app: App, m: ParsedMessage): boolean {
   const id = app.config.intake.trustedAuthServId?.toLowerCase();
   if (!id) return false;
   const domains = domainsOf(m.from?.address ?? '');
-  return m.authResults
-    .filter((h) => h.trim().toLowerCase().split(/[\s;]/, 1)[0] === id)
-    .some((h) =>
-      h
-        .split(';')
-        .map((r) => r.trim().toLowerCase())
-        .some((r) => /^dmarc=pass\b/.test(r) || (/^dkim=pass\b/.test(r) && domains.includes(/header\.d=([^\s;]+)/.exec(r)?.[1] ?? '-'))),
-    );
+  // Only the topmost header with our authserv-id: our MTA prepends its verdict, so any such header
+  // below it was already in the message when it arrived — written by the sender, whatever it says
+  // (found by the hostile-mail corpus: a forged "dmarc=pass" under our MTA's "dmarc=fail" was applied).
+  const ours = m.authResults.find((h) => h.trim().toLowerCase().split(/[\s;]/, 1)[0] === id);
+  if (!ours) return false;
+  return ours
+    .split(';')
+    .map((r) => r.trim().toLowerCase())
+    .some((r) => /^dmarc=pass\b/.test(r) || (/^dkim=pass\b/.test(r) && domains.includes(/header\.d=([^\s;]+)/.exec(r)?.[1] ?? '-')));
 }
 
 async function fromMailauth(app: App, raw: Buffer, m: ParsedMessage, resolver?: DnsResolver): Promise<boolean> {

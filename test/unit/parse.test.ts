@@ -702,6 +702,38 @@ describe('damaged and hostile input', () => {
     expect(m.warnings).toEqual([]);
   });
 
+  // Found by the hostile-mail corpus (test/integration/hostile.test.ts): PostgreSQL text and jsonb
+  // refuse a NUL and half a surrogate pair, which made such messages fail instead of being processed.
+  it('drops NUL characters from headers, encoded-words, names and bodies; "&#xD800;" is not half a character', async () => {
+    const m = await parseMessage(
+      mail(['From: Pe\u0000tr <p.petrov@dealer-avto.ru>', 'Subject: =?utf-8?Q?=D0=94=00=D0=B0?= one\u0000two', 'Content-Type: multipart/mixed; boundary="x"'], [
+        '--x', 'Content-Type: text/plain; charset=utf-8', '', 'одоб\u0000рено',
+        '--x', 'Content-Type: application/pdf', "Content-Disposition: attachment; filename*=utf-8''a%00b.pdf", '', '%PDF-1.4',
+        '--x', 'Content-Type: text/html', '', '<p>a&#xD800;b&#0;c&#x1F600;</p>',
+        '--x--', '',
+      ].join('\r\n')),
+      LIMITS,
+    );
+    expect(m.subject).toBe('Да onetwo');
+    expect(m.from).toEqual({ name: 'Petr', address: 'p.petrov@dealer-avto.ru' });
+    expect(m.text).toBe('одобрено\n\na&#xD800;b&#0;c😀');
+    expect(m.attachments.map((a) => [a.fileName, a.originalName])).toEqual([['ab.pdf', 'ab.pdf']]);
+    expect(JSON.stringify(m)).not.toMatch(/\\u0000|\\ud800/);
+  });
+
+  it('keeps de-duplicated long names within 255 bytes and 150 characters, " (2)" included', async () => {
+    const long = 'я'.repeat(200) + '.pdf';
+    const part = (name: string) => ['--x', 'Content-Type: application/pdf', `Content-Disposition: attachment; filename="${name}"`, '', '%PDF-1.4'];
+    const m = await parseMessage(mail([...BASE, 'Subject: x', 'Content-Type: multipart/mixed; boundary="x"'], [...part(long), ...part(long), ...part('😀'.repeat(100)), ...part('😀'.repeat(100)), '--x--', ''].join('\r\n')), LIMITS);
+    const names = m.attachments.map((a) => a.fileName);
+    expect(new Set(names).size).toBe(4);
+    expect(names[1]).toMatch(/^я+ \(2\)\.pdf$/);
+    for (const n of names) {
+      expect(Buffer.byteLength(n)).toBeLessThanOrEqual(255);
+      expect(Array.from(n).length).toBeLessThanOrEqual(150);
+    }
+  });
+
   it('throws for programming errors only', async () => {
     await expect(parseMessage('text' as unknown as Buffer, LIMITS)).rejects.toThrow(/Buffer/);
     await expect(parseMessage(Buffer.from('x'), { ...LIMITS, maxAttachments: Number.NaN })).rejects.toThrow(/maxAttachments/);
