@@ -5,7 +5,7 @@ import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
 import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
-import { outboxList, outboxRetry, packBuild, packSend, renderIdle, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
+import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
@@ -208,9 +208,11 @@ export function buildProgram(cli: CliEnv): Command {
     .option('-r, --recipient <party>', 'one recipient')
     .option('--all', 'every recipient (and lawyer) linked to the record')
     .option('--dry-run', 'build and show what would be sent, queue nothing')
-    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
+    .option('--background', 'leave building and sending to a running `dossier worker` (returns at once)')
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
+      if (o.background) await action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
+      else await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
     });
   program
     .command('share <ref>')

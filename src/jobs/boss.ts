@@ -11,6 +11,8 @@ export const QUEUES = {
   sendSms: 'sms.send',
   /** Process one journaled message that no mailbox pass finished (data: { journalId }). */
   processMessage: 'intake.process',
+  /** Build and queue a record's packages (data: PackageJob), for `pack send --background`. */
+  sendPackages: 'package.send',
 } as const;
 
 async function ensureQueue(boss: PgBoss, name: string, options: Record<string, unknown>): Promise<void> {
@@ -32,6 +34,12 @@ export async function startBoss(app: App): Promise<PgBoss> {
   const retry = { retryLimit: r.limit, retryDelay: r.delaySeconds, retryBackoff: r.backoff };
   await ensureQueue(boss, QUEUES.sendMail, { policy: 'stately', ...retry, expireInSeconds: 600 });
   await ensureQueue(boss, QUEUES.sendSms, { policy: 'stately', ...retry, expireInSeconds: 120 });
+  // A package that cannot be built (a value missing) fails the same way the next time: one retry
+  // covers a passing fault (the database restarting), no more.
+  await ensureQueue(boss, QUEUES.sendPackages, { policy: 'stately', retryLimit: 1, retryDelay: 30, expireInSeconds: 3600 });
   await ensureQueue(boss, QUEUES.processMessage, { policy: 'stately', retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 600 });
   return boss;
 }
+
+/** `pack send --background`: who asked (for the audit trail), which record, which recipients. */
+export interface PackageJob { ref: string; recipients: string[] | 'all'; actor: { id: string; source: 'cli' | 'message' | 'import' | 'worker' } }

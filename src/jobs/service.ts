@@ -4,7 +4,8 @@ import type { IntakeResult } from '../inbound/process.js';
 import { processMessage } from '../inbound/process.js';
 import { deliver, queueJobs as queueOutbox, transportFor } from '../outbound/outbox.js';
 import { deliverSmsRow, smsGateway } from '../outbound/sms.js';
-import { QUEUES, startBoss } from './boss.js';
+import { sendPackages } from '../packages/send.js';
+import { QUEUES, startBoss, type PackageJob } from './boss.js';
 import type { Logger } from './log.js';
 import { watchImap, watchMaildir, type WatchContext } from './mailbox-watch.js';
 
@@ -88,6 +89,24 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
         out.push({ id: job.id, status: 'completed', output: { outcome: r?.outcome ?? 'taken' } });
       } catch (err) {
         out.push({ id: job.id, status: 'failed', output: { error: (err as Error).message } });
+      }
+    }
+    return out;
+  });
+
+  // `pack send --background`: build and queue a record's packages here, in the name of who asked.
+  await boss.work<PackageJob>(QUEUES.sendPackages, { ...poll, batchSize: 1 }, async (jobs) => {
+    const out: JobResult[] = [];
+    for (const job of jobs) {
+      const { ref, recipients, actor } = job.data;
+      try {
+        const mails = await sendPackages(app, actor, ref, { recipients, boss });
+        for (const m of mails) log.info({ event: 'package', ref, recipient: m.recipient, outbox: m.outbox, attachment: m.attachment, bytes: m.bytes, by: actor.id }, `${ref}: package for ${m.recipient} queued (outbox #${m.outbox})`);
+        out.push({ id: job.id, status: 'completed', output: { mails: mails.length } });
+      } catch (err) {
+        const e = err as Error & { code?: string; hint?: string };
+        log.error({ event: 'package', ref, recipients, outcome: 'failed', code: e.code, error: e.message, hint: e.hint, by: actor.id }, `${ref}: packages not sent: ${e.message}`);
+        out.push({ id: job.id, status: 'failed', output: { code: e.code, error: e.message } });
       }
     }
     return out;

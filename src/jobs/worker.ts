@@ -4,7 +4,8 @@ import { pollMaildir } from '../inbound/maildir.js';
 import { processMessage } from '../inbound/process.js';
 import { deliver, queueJobs, transportFor, type DeliveryOutcome } from '../outbound/outbox.js';
 import { deliverSms } from '../outbound/sms.js';
-import { QUEUES, startBoss } from './boss.js';
+import { sendPackages } from '../packages/send.js';
+import { QUEUES, startBoss, type PackageJob } from './boss.js';
 
 // `dossier worker --until-idle`: runs the queues until nothing is ready to run, then stops. Mail
 // waiting for a retry later stays queued (and is reported); the next run picks it up.
@@ -43,6 +44,21 @@ export async function runUntilIdle(app: App, log: (line: string) => void = () =>
   const transport = transportFor(app);
   const counts: Record<DeliveryOutcome, number> = { sent: 0, retry: 0, failed: 0, done: 0 };
   try {
+    // Packages left to a worker (`pack send --background`): built and queued first, so they go out below.
+    for (;;) {
+      const jobs = await boss.fetch<PackageJob>(QUEUES.sendPackages, { batchSize: 1 });
+      if (!jobs.length) break;
+      for (const job of jobs) {
+        try {
+          const mails = await sendPackages(app, job.data.actor, job.data.ref, { recipients: job.data.recipients, boss });
+          log(`${job.data.ref}: ${mails.length} package email(s) queued`);
+          await boss.complete(QUEUES.sendPackages, job.id, { mails: mails.length });
+        } catch (err) {
+          log(`${job.data.ref}: packages not sent: ${(err as Error).message}`);
+          await boss.fail(QUEUES.sendPackages, job.id, { error: (err as Error).message });
+        }
+      }
+    }
     // Rows without a live job (the process that queued them died, or an outbox retry): queue them.
     // The queue's singleton key makes this harmless for rows that already have one.
     const stray = (await app.db.query<{ id: number }>(`SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id`)).rows;

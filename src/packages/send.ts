@@ -4,13 +4,14 @@ import type { Actor, App } from '../app.js';
 import { withTransaction } from '../db/pool.js';
 import { renderText } from '../documents/text.js';
 import { DossierError } from '../errors.js';
-import { startBoss } from '../jobs/boss.js';
+import type { PgBoss } from 'pg-boss';
+import { QUEUES, startBoss, type PackageJob } from '../jobs/boss.js';
 import { enqueueMail, queueJobs, type OutboxRow } from '../outbound/outbox.js';
 import { tokenSecret } from '../outbound/settings.js';
 import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
 import { addParty, checkRole, getParty, linkParty, partyProblems, type PartyRow } from '../records/parties.js';
 import { getRecord } from '../records/records.js';
-import { buildPackages, type BuiltPackage } from './build.js';
+import { buildPackages, recipientsFor, type BuiltPackage } from './build.js';
 
 // `pack send` and `share`: build the packages, then one email per zip into the outbox, each with the
 // record tag and the recipient's reply token in the subject and a plus-address Reply-To, so that the
@@ -18,7 +19,7 @@ import { buildPackages, type BuiltPackage } from './build.js';
 
 export interface SentMail { recipient: string; to: string[]; subject: string; part: number; parts: number; attachment: string; bytes: number; outbox: number | null }
 
-export async function sendPackages(app: App, actor: Actor, ref: string, opts: { recipients: string[] | 'all'; dryRun?: boolean; outDir?: string | undefined; onProgress?: (r: string, d: number, t: number) => void }): Promise<SentMail[]> {
+export async function sendPackages(app: App, actor: Actor, ref: string, opts: { recipients: string[] | 'all'; dryRun?: boolean; outDir?: string | undefined; onProgress?: (r: string, d: number, t: number) => void; boss?: PgBoss }): Promise<SentMail[]> {
   const built = await buildPackages(app, actor, ref, { recipients: opts.recipients, outDir: opts.outDir, onProgress: opts.onProgress });
   const record = await getRecord(app.db, ref);
   const secret = await tokenSecret(app);
@@ -62,7 +63,8 @@ export async function sendPackages(app: App, actor: Actor, ref: string, opts: { 
       }
     }
   });
-  if (rows.length) {
+  if (rows.length && opts.boss) await queueJobs(opts.boss, rows.map((r) => r.id));
+  else if (rows.length) {
     const boss = await startBoss(app);
     try {
       await queueJobs(boss, rows.map((r) => r.id));
@@ -100,4 +102,18 @@ export async function share(app: App, actor: Actor, ref: string, opts: { email: 
   await linkParty(app.db, app.config, actor, record.ref, party.key, opts.role);
   const mails = await sendPackages(app, actor, record.ref, { recipients: [party.key] });
   return { party: party.key, created, mails };
+}
+
+/** `pack send --background`: the worker builds and sends them; returns the job, or null if the same request is already waiting. */
+export async function queuePackages(app: App, actor: Actor, ref: string, recipients: string[] | 'all'): Promise<{ ref: string; recipients: string[] | 'all'; job: string | null }> {
+  const record = await getRecord(app.db, ref); // an unknown reference is refused here, not later in the worker
+  await recipientsFor(app, record, recipients);
+  const boss = await startBoss(app);
+  try {
+    const data: PackageJob = { ref: record.ref, recipients, actor };
+    const key = `${record.ref}:${recipients === 'all' ? '*' : [...recipients].sort().join(',')}`;
+    return { ref: record.ref, recipients, job: await boss.send(QUEUES.sendPackages, data, { singletonKey: key }) };
+  } finally {
+    await boss.stop({ graceful: false, close: true, timeout: 5000 });
+  }
 }

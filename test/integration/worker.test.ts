@@ -161,6 +161,29 @@ describe('dossier worker', () => {
     expect(lines.at(-1)).toMatchObject({ event: 'worker_stopped' });
   }, 60_000);
 
+  it('pack send --background: a running worker builds the package and sends it, in the name of who asked', async () => {
+    const user = `intake${++userNo}`;
+    const env = await envFor(user);
+    const w = startWorker(env);
+    await until('the worker to start', async () => w.lines().some((l) => l.event === 'worker_started'));
+    const before = smtp.received.length;
+    const q = await dossier(['pack', 'send', deal, '--recipient', 'bank-volga', '--background'], env);
+    expect(q.code).toBe(0);
+    expect(q.stdout).toContain(`Queued: the packages of ${deal} for bank-volga.`);
+    const got = await until('the package email', async () => smtp.received.slice(before).find((m) => m.envelopeTo.includes('autoloans@volga-credit.example.ru')), 30_000);
+    expect(got.mail.attachments.map((a) => a.filename)).toEqual([expect.stringMatching(/\.zip$/)]);
+    expect(got.mail.subject).toMatch(new RegExp(`^\\[${deal} [a-z0-9]+\\] `));
+    await until('the log line', async () => w.lines().some((l) => l.event === 'package' && l.recipient === 'bank-volga' && l.by === 'cli:tester'));
+    const [built] = await sql<{ actor: string }>("SELECT e.actor FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.kind = 'package_built' AND e.field = 'package:bank-volga'", [deal]);
+    expect(built!.actor).toBe('cli:tester');
+
+    const unknown = await dossier(['pack', 'send', 'DL-2026-99999', '--all', '--background'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error RECORD_NOT_FOUND/);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(143);
+  }, 60_000);
+
   it('two workers on one mailbox of 200 messages: each message processed once, the standby takes over when the reader is killed', async () => {
     const user = `intake${++userNo}`;
     const N = 200;

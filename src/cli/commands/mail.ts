@@ -7,7 +7,7 @@ import { runUntilIdle, type IdleReport } from '../../jobs/worker.js';
 import { onStop } from '../session.js';
 import { listOutbox, retryOutbox } from '../../outbound/outbox.js';
 import { buildPackages } from '../../packages/build.js';
-import { sendPackages, share, type SentMail } from '../../packages/send.js';
+import { queuePackages, sendPackages, share, type SentMail } from '../../packages/send.js';
 import { DossierError } from '../../errors.js';
 import { formatBytes, formatTable, formatTime, type Io } from '../output.js';
 
@@ -51,6 +51,16 @@ export async function packBuild(app: App, actor: Actor, io: Io, json: boolean, r
 
 export const renderPackBuild = (rows: Awaited<ReturnType<typeof packBuild>>) =>
   formatTable(['recipient', 'files', 'zip', 'size', 'sha256'], rows.flatMap((r) => r.parts.map((x) => [r.recipient, r.files, x.file, formatBytes(x.size), x.sha256.slice(0, 12)])));
+
+export async function packSendBackground(app: App, actor: Actor, ref: string, o: Which & { dryRun?: boolean | undefined }) {
+  if (o.dryRun) throw new DossierError('USAGE', 'A dry run shows what would be sent right here: drop --background.');
+  return queuePackages(app, actor, ref, which(o));
+}
+
+export const renderQueuedPackages = (r: { ref: string; recipients: string[] | 'all'; job: string | null }) =>
+  r.job
+    ? `Queued: the packages of ${r.ref} for ${r.recipients === 'all' ? 'every recipient' : r.recipients.join(', ')}. A running \`dossier worker\` builds and sends them; \`dossier record history ${r.ref}\` shows when.`
+    : `The same request for ${r.ref} is already waiting for a worker; nothing more was queued.`;
 
 export async function packSend(app: App, actor: Actor, io: Io, json: boolean, ref: string, o: Which & { dryRun?: boolean | undefined }) {
   const p = progress(io, json);
