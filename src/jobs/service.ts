@@ -27,6 +27,14 @@ type JobResult = { id: string; status: 'completed' | 'failed'; output?: object }
 export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> {
   const w = app.config.worker;
   const boss = await startBoss(app);
+  // pg-boss reports its own trouble (the database going away, maintenance failing) as events; the
+  // worker keeps running and says so, once per distinct message in a row.
+  let lastQueueError = '';
+  boss.on('error', (err: Error) => {
+    if (err.message === lastQueueError) return;
+    lastQueueError = err.message;
+    log.warn({ event: 'queue_error', error: err.message }, `queues: ${err.message}`);
+  });
   const transport = transportFor(app);
   const sms = smsGateway(app);
   const abort = new AbortController();
