@@ -13,6 +13,12 @@ export function createPool(connection: pg.PoolConfig, size: number): Db {
   const pool = new pg.Pool({ ...connection, max: size });
   // An idle client's error (server restart) must not crash the process; the next query reports it.
   pool.on('error', () => {});
+  // The pool listens for errors only on idle clients: a checked-out client between two queries (in
+  // a transaction, or the worker's advisory-lock session) that hears "terminating connection due to
+  // administrator command" on a server restart would emit an 'error' nobody handles, and the whole
+  // worker would die. A listener for the client's lifetime keeps the process up; the client is then
+  // unusable, so its next query fails (caught where it is made) and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
