@@ -40,7 +40,7 @@ export const ConfigSchema = z
     }),
     templates: z.strictObject({
       dir: z.string().min(1).nullable().default(null),
-      /** Threads that fill documents for packages; 0: one per core (at most 4); 1: no threads. */
+      /** Threads that fill documents for packages; 0: one per core (at most 4) from 4 cores up, else none; 1: none. */
       renderThreads: z.number().int().min(0).max(64).default(0),
     }),
     schemas: z.strictObject({

@@ -42,9 +42,15 @@ export function inlineRenderer(cache: TemplateCache = new Map()): Renderer {
   };
 }
 
-/** Threads to use: the setting, or the cores (at most 4: beyond that zipping and I/O limit). */
-export function renderThreads(setting: number): number {
-  return setting > 0 ? setting : Math.min(4, os.availableParallelism());
+/**
+ * Threads to use: the setting, or by default one per core (at most 4) on a machine with 4 cores or
+ * more. On 2 cores the calling thread already keeps one busy with zipping and the database, and the
+ * package benchmark showed threads no faster there while each added ~70 MB (its own copy of
+ * pdf-lib, fontkit and docxtemplater): so there the documents are filled in the calling thread.
+ */
+export function renderThreads(setting: number, cores = os.availableParallelism()): number {
+  if (setting > 0) return setting;
+  return cores >= 4 ? Math.min(4, cores) : 1;
 }
 
 /** Below this many documents a thread's start (loading pdf-lib, fontkit, docxtemplater: ~0.3 s of
