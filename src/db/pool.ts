@@ -36,3 +36,16 @@ export async function withTransaction<T>(db: Db, fn: (client: DbClient) => Promi
     client.release();
   }
 }
+
+/**
+ * The database went away or is refusing for now (a restart, a dropped connection, too many
+ * clients, a deadlock): worth trying again later, never a verdict on the work itself.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  const code = e.code ?? '';
+  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOENT'].includes(code) && /connect|socket|read|write/i.test(e.message ?? '')) return true;
+  return /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect/i.test(e.message ?? '');
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
-import { withTransaction, type DbClient } from '../db/pool.js';
+import { isTransientDbError, withTransaction, type DbClient } from '../db/pool.js';
 import { renderData } from '../documents/render.js';
 import { renderText } from '../documents/text.js';
 import type { RenderData } from '../documents/evaluate.js';
@@ -342,6 +342,15 @@ export async function processMessage(app: App, id: number): Promise<IntakeResult
     });
     return result;
   } catch (err) {
+    // The database going away is no verdict on the message: it stays unprocessed (and in its
+    // mailbox) for the next pass. Even a COMMIT whose answer was lost is safe: the next pass finds
+    // the outcome in the journal and only moves the message.
+    if (isTransientDbError(err)) {
+      throw new DossierError('DB_UNAVAILABLE', `Message #${id} could not be processed now: the database is unavailable (${(err as Error).message}).`, {
+        hint: `It is journaled and will be processed when the database is back (the worker retries; or \`dossier mail replay ${id}\`).`,
+        cause: err,
+      });
+    }
     // Nothing of the message was applied (the transaction rolled back); say so, keep it for replay.
     const reason = `processing failed: ${(err as Error).message}`.slice(0, 2000);
     await app.db.query(`UPDATE inbound_messages SET outcome = 'failed', reason = $2, attempts = attempts + 1, processed_at = now() WHERE id = $1 AND outcome IS NULL`, [id, reason]);

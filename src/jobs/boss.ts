@@ -15,6 +15,22 @@ export const QUEUES = {
   sendPackages: 'package.send',
 } as const;
 
+const HEARTBEAT_SECONDS = 30;
+
+/**
+ * Runs one fetched job's work while telling pg-boss it is alive (`worker --until-idle` fetches jobs
+ * itself; `boss.work` refreshes its own).
+ */
+export async function withHeartbeat<T>(boss: PgBoss, queue: string, jobId: string, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void boss.touch(queue, jobId).catch(() => {}), (HEARTBEAT_SECONDS / 3) * 1000);
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function ensureQueue(boss: PgBoss, name: string, options: Record<string, unknown>): Promise<void> {
   await boss.createQueue(name, options).catch(async (err: Error) => {
     if (!/exists/i.test(err.message)) throw err;
@@ -32,11 +48,14 @@ export async function startBoss(app: App): Promise<PgBoss> {
   // stately: one queued and one active job per row (singletonKey), so a row is never handled by two
   // jobs at once however often it is queued.
   const retry = { retryLimit: r.limit, retryDelay: r.delaySeconds, retryBackoff: r.backoff };
-  await ensureQueue(boss, QUEUES.sendMail, { policy: 'stately', ...retry, expireInSeconds: 600 });
-  await ensureQueue(boss, QUEUES.sendSms, { policy: 'stately', ...retry, expireInSeconds: 120 });
+  // Heartbeats: a worker that dies while sending (SIGKILL, a lost machine) stops refreshing its jobs,
+  // and pg-boss's supervisor hands them back within about a minute instead of when they expire —
+  // the queue allows one active job per row, so until then that row's email would wait.
+  await ensureQueue(boss, QUEUES.sendMail, { policy: 'stately', ...retry, expireInSeconds: 600, heartbeatSeconds: HEARTBEAT_SECONDS });
+  await ensureQueue(boss, QUEUES.sendSms, { policy: 'stately', ...retry, expireInSeconds: 120, heartbeatSeconds: HEARTBEAT_SECONDS });
   // A package that cannot be built (a value missing) fails the same way the next time: one retry
   // covers a passing fault (the database restarting), no more.
-  await ensureQueue(boss, QUEUES.sendPackages, { policy: 'stately', retryLimit: 1, retryDelay: 30, expireInSeconds: 3600 });
+  await ensureQueue(boss, QUEUES.sendPackages, { policy: 'stately', retryLimit: 1, retryDelay: 30, expireInSeconds: 3600, heartbeatSeconds: HEARTBEAT_SECONDS });
   await ensureQueue(boss, QUEUES.processMessage, { policy: 'stately', retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 600 });
   return boss;
 }

@@ -5,7 +5,7 @@ import { processMessage } from '../inbound/process.js';
 import { deliver, queueJobs, transportFor, type DeliveryOutcome } from '../outbound/outbox.js';
 import { deliverSms } from '../outbound/sms.js';
 import { sendPackages } from '../packages/send.js';
-import { QUEUES, startBoss, type PackageJob } from './boss.js';
+import { QUEUES, startBoss, withHeartbeat, type PackageJob } from './boss.js';
 
 // `dossier worker --until-idle`: runs the queues until nothing is ready to run, then stops. Mail
 // waiting for a retry later stays queued (and is reported); the next run picks it up.
@@ -50,7 +50,7 @@ export async function runUntilIdle(app: App, log: (line: string) => void = () =>
       if (!jobs.length) break;
       for (const job of jobs) {
         try {
-          const mails = await sendPackages(app, job.data.actor, job.data.ref, { recipients: job.data.recipients, boss });
+          const mails = await withHeartbeat(boss, QUEUES.sendPackages, job.id, () => sendPackages(app, job.data.actor, job.data.ref, { recipients: job.data.recipients, boss }));
           log(`${job.data.ref}: ${mails.length} package email(s) queued`);
           await boss.complete(QUEUES.sendPackages, job.id, { mails: mails.length });
         } catch (err) {
@@ -69,7 +69,7 @@ export async function runUntilIdle(app: App, log: (line: string) => void = () =>
       for (const job of jobs) {
         let outcome: DeliveryOutcome;
         try {
-          outcome = await deliver(app, transport, job.data.outboxId);
+          outcome = await withHeartbeat(boss, QUEUES.sendMail, job.id, () => deliver(app, transport, job.data.outboxId));
         } catch (err) {
           await boss.fail(QUEUES.sendMail, job.id, { error: (err as Error).message });
           throw err;
