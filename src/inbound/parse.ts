@@ -1179,25 +1179,6 @@ function fallbackName(c: Candidate, sniffed: string): string {
   return ext ? `file.${ext}` : 'file';
 }
 
-/**
- * A safe name shortened so that the " (12)" uniqueNames may add to a duplicate still fits the limits
- * safeFileName keeps (255 bytes, 150 characters): two long Cyrillic names that were the same came
- * out at 259 bytes, more than ext4 takes for a name (found by the hostile-mail corpus).
- */
-function roomForSuffix(name: string): string {
-  const MAX_BYTES = 240; // 255 less " (9999)" and a margin
-  const MAX_CHARS = 140;
-  let chars = Array.from(name);
-  if (Buffer.byteLength(name) <= MAX_BYTES && chars.length <= MAX_CHARS) return name;
-  const dot = name.lastIndexOf('.');
-  const ext = dot > 0 && /^[\p{L}\p{N}]{1,10}$/u.test(name.slice(dot + 1)) ? name.slice(dot) : '';
-  chars = Array.from(ext ? name.slice(0, dot) : name);
-  const extBytes = Buffer.byteLength(ext);
-  const extChars = Array.from(ext).length;
-  let bytes = Buffer.byteLength(chars.join(''));
-  while (chars.length > 1 && (bytes + extBytes > MAX_BYTES || chars.length + extChars > MAX_CHARS)) bytes -= Buffer.byteLength(chars.pop()!);
-  return (chars.join('').replace(/[\s.]+$/, '') || '_') + ext;
-}
 
 async function buildAttachments(candidates: Candidate[], limits: ParseLimits, ctx: Ctx): Promise<{ top: IncomingAttachment[]; forwarded: IncomingAttachment[] }> {
   const kept: Candidate[] = [];
@@ -1224,7 +1205,7 @@ async function buildAttachments(candidates: Candidate[], limits: ParseLimits, ct
   const chosen = kept.filter((c) => allowed.has(c));
   const sniffed = await Promise.all(chosen.map((c) => sniffBuffer(c.content)));
   // Unique across the message and its forwarded part: they may end up in one folder.
-  const names = uniqueNames(chosen.map((c, i) => roomForSuffix(safeFileName(c.originalName ?? fallbackName(c, sniffed[i]!)))));
+  const names = uniqueNames(chosen.map((c, i) => safeFileName(c.originalName ?? fallbackName(c, sniffed[i]!))));
   const result = { top: [] as IncomingAttachment[], forwarded: [] as IncomingAttachment[] };
   chosen.forEach((c, i) => {
     let contentType = sniffed[i]!;

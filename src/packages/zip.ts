@@ -337,18 +337,21 @@ export function safeFileName(name: string): string {
   // "CON.txt", "nul", "Com1.pdf" open a device on Windows, whatever the extension.
   if (RESERVED_DEVICE.test(stem.replace(/[\s.]+$/, '').split('.')[0] ?? '')) stem = `_${stem}`;
 
-  // Shorten the stem by whole characters (never half a surrogate pair) until both limits hold.
+  return fitName(stem, ext);
+}
+
+/** stem + tail within the name limits, the stem shortened by whole characters (never half a surrogate pair). */
+function fitName(stem: string, tail: string): string {
   const chars = Array.from(stem);
-  const extChars = Array.from(ext).length;
-  const extBytes = Buffer.byteLength(ext);
+  const tailChars = Array.from(tail).length;
+  const tailBytes = Buffer.byteLength(tail);
   let bytes = Buffer.byteLength(stem);
   let cut = chars.length;
-  while (cut > 1 && (cut + extChars > MAX_NAME_CHARS || bytes + extBytes > MAX_NAME_BYTES)) {
+  while (cut > 1 && (cut + tailChars > MAX_NAME_CHARS || bytes + tailBytes > MAX_NAME_BYTES)) {
     cut--;
     bytes -= Buffer.byteLength(chars[cut]!);
   }
-  if (cut < chars.length) stem = chars.slice(0, cut).join('').replace(/[\s.]+$/, '') || '_';
-  return stem + ext;
+  return (cut < chars.length ? chars.slice(0, cut).join('').replace(/[\s.]+$/, '') || '_' : stem) + tail;
 }
 
 /** Case- and normalization-insensitive key, as Windows compares names. */
@@ -373,7 +376,8 @@ export function uniqueNames(names: string[]): string[] {
     const dot = name.lastIndexOf('.');
     const cut = dot > slash + 1 ? dot : name.length;
     for (let n = 2; ; n++) {
-      const candidate = `${name.slice(0, cut)} (${n})${name.slice(cut)}`;
+      // The suffix must not push a name that was at the limit over it: the stem gives way.
+      const candidate = name.slice(0, slash + 1) + fitName(name.slice(slash + 1, cut), ` (${n})${name.slice(cut)}`);
       const k = nameKey(candidate);
       if (!taken.has(k)) {
         taken.add(k);

@@ -372,6 +372,17 @@ describe('uniqueNames', () => {
     expect(uniqueNames(['Сканы.v2/лист', 'Сканы.v2/лист'])).toEqual(['Сканы.v2/лист', 'Сканы.v2/лист (2)']);
     expect(uniqueNames([])).toEqual([]);
   });
+  it('keeps a numbered repeat of a name at the limit within 150 characters and 255 bytes', () => {
+    const long = safeFileName(`${'я'.repeat(400)}.pdf`); // already at the byte limit
+    const [first, second] = uniqueNames([long, long, `Сканы/${long}`]);
+    expect(first).toBe(long);
+    expect(second!.endsWith(' (2).pdf')).toBe(true);
+    expect(Buffer.byteLength(second!)).toBeLessThanOrEqual(255);
+    expect(Array.from(second!).length).toBeLessThanOrEqual(150);
+    const inFolder = uniqueNames([`Сканы/${long}`, `сканы/${long}`])[1]!;
+    expect(inFolder.startsWith('сканы/')).toBe(true);
+    expect(Buffer.byteLength(inFolder.slice('сканы/'.length))).toBeLessThanOrEqual(255);
+  });
 });
 
 describe('planParts', () => {
