@@ -365,6 +365,13 @@ async function decide(app: App, c: DbClient, actor: Actor, row: JournalRow, m: P
   if (m.bounce) {
     const o = m.bounce.originalMessageId ? (await c.query<OutboxRow>('SELECT * FROM outbox WHERE message_id = $1', [m.bounce.originalMessageId])).rows[0] : undefined;
     if (!o) return { outcome: 'ignored', reason: `bounce for a message we did not send${m.bounce.originalMessageId ? ` (${m.bounce.originalMessageId})` : ''}` };
+    // Whoever has our message knows its Message-ID; a report that names recipients the message was
+    // not sent to is not a mail server's, and changes nothing.
+    const ours = new Set(o.to_addresses.map((a) => (/<([^>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase()));
+    const strangers = m.bounce.recipients.filter((r) => !ours.has(r.toLowerCase()));
+    if (strangers.length) {
+      return { outcome: 'quarantined', reason: `bounce report for outbox #${o.id} names ${strangers.join(', ')}, to whom that message was not sent`, ...(o.record_id ? { recordId: o.record_id } : {}) };
+    }
     const why = [m.bounce.status, m.bounce.diagnostic].filter(Boolean).join(' ') || 'bounced';
     await c.query(`UPDATE outbox SET status = 'bounced', last_response = $2, updated_at = now() WHERE id = $1`, [o.id, why]);
     if (o.record_id) await recordEvent(c, actor, { recordId: o.record_id, partyId: o.party_id, kind: 'mail_bounced', field: `outbox:${o.id}`, newValue: { outbox: o.id, to: m.bounce.recipients, reason: why } });

@@ -90,4 +90,17 @@ describe('fixtures/mail', () => {
     }
     expect(names.map((n) => n.file_name)).toEqual(expect.arrayContaining([expect.stringMatching(/Доверенность \(2\)\.pdf/)]));
   });
+
+  it('quarantines a bounce report that names someone our message was not sent to, and leaves the message alone', async () => {
+    const sent = await dossier(['pack', 'send', refs.deal!, '--recipient', 'bank-meridian', '--json'], env);
+    const outboxId = (sent.json() as { outbox: number }[])[0]!.outbox;
+    // The bank received our message, so it knows its Message-ID: a forged report says it "bounced".
+    const raw = (await fill(await readFile(path.join(dir, '30-dsn-bounce-meridian.eml'), 'latin1'))).replace(/partners@meridian-bank\.example/g, 'ceo@elsewhere.example');
+    const file = path.join(work, 'forged-bounce.eml');
+    await writeFile(file, Buffer.from(raw, 'latin1'));
+    const [got] = (await dossier(['mail', 'ingest', file, '--json'], env)).json() as { outcome: string; reason: string }[];
+    expect(got).toEqual(expect.objectContaining({ outcome: 'quarantined', reason: `bounce report for outbox #${outboxId} names ceo@elsewhere.example, to whom that message was not sent` }));
+    const [row] = await sql<{ status: string }>('SELECT status FROM outbox WHERE id = $1', [outboxId]);
+    expect(row!.status).toBe('queued');
+  });
 });
