@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DossierError } from '../errors.js';
 import { renderDocx } from './docx.js';
@@ -29,10 +29,30 @@ export type TemplateCache = Map<string, PreparedTemplate>;
 export function prepareTemplate(template: string, cache?: TemplateCache): PreparedTemplate {
   const hit = cache?.get(template);
   if (hit) return hit;
+  const prepared = preparedFromDisk(template);
+  cache?.set(template, prepared);
+  return prepared;
+}
+
+// Across batches (a worker renders all day), a template is read again only when it or its sidecar
+// changed on disk: two stat calls instead of reading the file and parsing its YAML.
+const onDisk = new Map<string, { stamp: string; prepared: PreparedTemplate }>();
+const MAX_ON_DISK = 200;
+
+function stampOf(file: string): string {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : 'missing';
+}
+
+function preparedFromDisk(template: string): PreparedTemplate {
+  const stamp = `${stampOf(template)}|${stampOf(`${template}.yaml`)}`;
+  const known = onDisk.get(template);
+  if (known && known.stamp === stamp) return known.prepared;
   const format = templateFormat(template);
   const meta = loadTemplateMeta(template);
   const prepared = { bytes: readFileSync(template), meta, format };
-  cache?.set(template, prepared);
+  if (onDisk.size >= MAX_ON_DISK) onDisk.delete(onDisk.keys().next().value!);
+  onDisk.set(template, { stamp, prepared });
   return prepared;
 }
 
