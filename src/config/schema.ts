@@ -40,8 +40,8 @@ export const ConfigSchema = z
     }),
     templates: z.strictObject({
       dir: z.string().min(1).nullable().default(null),
-      /** Threads that fill documents for packages; 0: one per core (at most 4) from 4 cores up, else none; 1: none. */
-      renderThreads: z.number().int().min(0).max(64).default(0),
+      /** Threads that fill the documents of a batch of packages; 1: none (the calling thread does it). */
+      renderThreads: z.number().int().min(1).max(64).default(1),
     }),
     schemas: z.strictObject({
       dir: z.string().min(1).nullable().default(null),

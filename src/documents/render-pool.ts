@@ -43,14 +43,13 @@ export function inlineRenderer(cache: TemplateCache = new Map()): Renderer {
 }
 
 /**
- * Threads to use: the setting, or by default one per core (at most 4) on a machine with 4 cores or
- * more. On 2 cores the calling thread already keeps one busy with zipping and the database, and the
- * package benchmark showed threads no faster there while each added ~70 MB (its own copy of
- * pdf-lib, fontkit and docxtemplater): so there the documents are filled in the calling thread.
+ * Threads to use: 1 (the default) fills documents in the calling thread. On this project's 2-core
+ * machines the package benchmark was slower with threads (2.8 s with two, 2.3 s with one beside the
+ * calling thread, against 2.0 s without: each thread first loads and warms up pdf-lib, fontkit and
+ * docxtemplater, ~0.5 s of CPU and ~70 MB), so they are for larger machines, after measuring there.
  */
-export function renderThreads(setting: number, cores = os.availableParallelism()): number {
-  if (setting > 0) return setting;
-  return cores >= 4 ? Math.min(4, cores) : 1;
+export function renderThreads(setting: number): number {
+  return Math.max(1, setting);
 }
 
 /** Below this many documents a thread's start (loading pdf-lib, fontkit, docxtemplater: ~0.3 s of
