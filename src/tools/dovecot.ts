@@ -12,7 +12,8 @@ import { ImapFlow } from 'imapflow';
 
 export interface TestDovecot { port: number; dir: string; stop(): Promise<void>; client(user: string): ImapFlow; append(user: string, raw: Buffer | string, folder?: string): Promise<void> }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (at the moment of asking). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {

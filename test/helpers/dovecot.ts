@@ -1,2 +1,19 @@
+import type { TestDovecot } from '../../src/tools/dovecot.js';
+
 // The Dovecot starter lives in src/tools so that the benchmarks (plain JS over dist/) share it.
-export { startDovecot, type TestDovecot } from '../../src/tools/dovecot.js';
+export { freePort, startDovecot, type TestDovecot } from '../../src/tools/dovecot.js';
+
+/** How many messages each folder of a user's mailbox holds (0 for a folder not created yet). */
+export async function folderCounts(dovecot: TestDovecot, user: string): Promise<{ inbox: number; processed: number; quarantine: number }> {
+  const c = dovecot.client(user);
+  await c.connect();
+  try {
+    const count = async (folder: string) => {
+      const s = await c.status(folder, { messages: true }).catch(() => false as const);
+      return s ? (s.messages ?? 0) : 0;
+    };
+    return { inbox: await count('INBOX'), processed: await count('Dossier/Processed'), quarantine: await count('Dossier/Quarantine') };
+  } finally {
+    await c.logout();
+  }
+}

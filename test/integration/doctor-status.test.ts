@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
+import { freePort, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // `dossier doctor` and `dossier status` against a real PostgreSQL, a real Dovecot and a real SMTP
@@ -23,17 +23,6 @@ let smtp: TestSmtp;
 
 const mailbox = (password: string) => `[{name: decisions, host: 127.0.0.1, port: ${dovecot.port}, security: none, user: intake, password: ${password}}]`;
 
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function doctor(extra: NodeJS.ProcessEnv = {}, args: string[] = []) {
   const r = await dossier(['doctor', '--json', ...args], { ...env, ...extra });
@@ -112,7 +101,7 @@ describe('dossier doctor', () => {
   });
 
   it('fails the SMTP check when nothing listens there, with a hint', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const r = await doctor({ DOSSIER_MAIL__SMTP__PORT: String(port) });
     expect(r.code).toBe(2);
     const c = r.check('mail transport');
@@ -148,7 +137,7 @@ describe('dossier doctor', () => {
     const invalid = path.join(dir, 'invalid.yaml');
     await writeFile(invalid, 'attachments:\n  maxBytes: -1\ndatabase:\n  poolSize: 0\n');
     // The database URL points where nothing listens: a config problem must not depend on it.
-    const r = await doctor({ DOSSIER_CONFIG: invalid, DATABASE_URL: `postgres://nobody@127.0.0.1:${await closedPort()}/none` });
+    const r = await doctor({ DOSSIER_CONFIG: invalid, DATABASE_URL: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
     expect(r.code).toBe(2);
     expect(r.report.checks).toHaveLength(1);
     const c = r.check('config');
@@ -171,7 +160,7 @@ describe('dossier doctor', () => {
   });
 
   it('reports a database that cannot be reached and still checks the mail servers', async () => {
-    const r = await doctor({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await closedPort()}/none` });
+    const r = await doctor({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
     expect(r.code).toBe(2);
     expect(r.check('config').status).toBe('OK');
     expect(r.check('database')).toMatchObject({ status: 'FAIL', hint: expect.stringContaining('DATABASE_URL') });

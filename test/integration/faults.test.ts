@@ -11,7 +11,7 @@ import { startEmbedded, EMBEDDED_DATABASE, EMBEDDED_USER, type EmbeddedHandle } 
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
-import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
+import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { eml, outlookForward, staffNote } from '../helpers/mail.js';
 
 // Fault injection: the guarantees of the intake journal and the outbox, checked while things break.
@@ -100,19 +100,6 @@ function workerEnv(url: string, home: string, user: string | null, extra: NodeJS
   });
 }
 
-async function folderCounts(user: string): Promise<{ inbox: number; processed: number; quarantine: number }> {
-  const c = dovecot.client(user);
-  await c.connect();
-  try {
-    const count = async (folder: string) => {
-      const s = await c.status(folder, { messages: true }).catch(() => false as const); // not created yet
-      return s ? (s.messages ?? 0) : 0;
-    };
-    return { inbox: await count('INBOX'), processed: await count('Dossier/Processed'), quarantine: await count('Dossier/Quarantine') };
-  } finally {
-    await c.logout();
-  }
-}
 
 /**
  * Delivers messages into the user's INBOX the way a local delivery agent does: each file written in
@@ -234,7 +221,7 @@ async function checkEndState(sql: Sql, user: string, mails: Mail[]): Promise<voi
   const outcomes = new Map<string, number>();
   for (const r of rows) outcomes.set(r.outcome!, (outcomes.get(r.outcome!) ?? 0) + 1);
   const toProcessed = (outcomes.get('applied') ?? 0) + (outcomes.get('ignored') ?? 0);
-  expect(await folderCounts(user)).toEqual({ inbox: 0, processed: toProcessed, quarantine: mails.length - toProcessed });
+  expect(await folderCounts(dovecot, user)).toEqual({ inbox: 0, processed: toProcessed, quarantine: mails.length - toProcessed });
 }
 
 async function importDeal(env: NodeJS.ProcessEnv): Promise<string> {
@@ -290,7 +277,7 @@ describe('fault injection', () => {
         // Journaled but not committed, or committed but not yet moved out of the INBOX: the two
         // windows the journal is there for.
         const [open] = await sql<{ n: number }>('SELECT count(*)::int AS n FROM inbound_messages WHERE mailbox = $1 AND outcome IS NULL', [user]);
-        const f = await folderCounts(user);
+        const f = await folderCounts(dovecot, user);
         const committedNotMoved = f.inbox + after - TOTAL;
         if (after > before && after < TOTAL) midBatch++;
         kills.push(`kill ${k + 1}: ${duringStartup ? 'start-up' : 'reading'} +${delay} ms, processed ${before} → ${after}, journaled without outcome ${open!.n}, committed but still in INBOX ${committedNotMoved}`);
@@ -299,7 +286,7 @@ describe('fault injection', () => {
       const last = startWorker(env);
       await until('every message to be processed and moved', async () => {
         if ((await processed()) < TOTAL) return false;
-        const f = await folderCounts(user);
+        const f = await folderCounts(dovecot, user);
         return f.inbox === 0 && f.processed + f.quarantine === TOTAL;
       }, 120_000);
       const intake = last.lines().filter((l) => l.event === 'intake');
@@ -381,7 +368,7 @@ describe('fault injection', () => {
       }
       await until('every message to be processed and moved', async () => {
         if ((await processed()) < TOTAL) return false;
-        const f = await folderCounts(user);
+        const f = await folderCounts(dovecot, user);
         return f.inbox === 0 && f.processed + f.quarantine === TOTAL;
       }, 120_000);
       // The mail the decisions caused went out too (file transport), none twice.

@@ -9,6 +9,7 @@ import { journal } from '../../src/inbound/journal.js';
 import { processMessage } from '../../src/inbound/process.js';
 import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
+import { fillMailFixture } from '../../src/tools/mail-fixtures.js';
 import { hostileCorpus, type HostileContext, type HostileMessage } from '../../src/tools/hostile.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
@@ -43,19 +44,13 @@ const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('typeof gc === "function" ? gc : null') as (() => void) | null;
 
-/** The fixtures with their placeholders filled, as test/integration/mail-fixtures.test.ts does. */
+/** The fixtures with their placeholders filled. */
 async function filledFixtures(): Promise<{ name: string; raw: Buffer }[]> {
   const dir = path.join(fixturesDir, 'mail');
-  const outbox = async (party: string) => {
-    const [row] = await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]);
-    return row!.message_id;
-  };
+  const messageIdOf = async (party: string) => (await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]))[0]!.message_id;
   const out: { name: string; raw: Buffer }[] = [];
   for (const name of (await readdir(dir)).filter((f) => f.endsWith('.eml')).sort()) {
-    let text = await readFile(path.join(dir, name), 'latin1');
-    text = text.replace(/\{\{DEAL_REF\}\}/g, refs.deal!).replace(/\{\{CLAIM_REF\}\}/g, refs.claim!).replace(/\{\{DATE\}\}/g, new Date().toUTCString().replace('GMT', '+0000'));
-    for (const m of text.matchAll(/\{\{TOKEN:([a-z0-9-]+)\}\}/g)) text = text.replaceAll(m[0], replyToken(SECRET, m[1]!.startsWith('lawyer') ? refs.claim! : refs.deal!, m[1]!));
-    for (const m of text.matchAll(/\{\{OUTBOX_MESSAGE_ID:([a-z0-9-]+)\}\}/g)) text = text.replaceAll(m[0], await outbox(m[1]!));
+    const text = await fillMailFixture(await readFile(path.join(dir, name), 'latin1'), { deal: refs.deal!, claim: refs.claim!, secret: SECRET, messageIdOf });
     out.push({ name, raw: Buffer.from(text, 'latin1') });
   }
   return out;

@@ -2,8 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
+import { fillMailFixture } from '../../src/tools/mail-fixtures.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 
@@ -30,16 +30,13 @@ const refs: Record<string, string> = {};
 const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
 const expected = YAML.parse(await readFile(path.join(dir, 'expected.yaml'), 'utf8')) as Expected[];
 
-async function fill(text: string): Promise<string> {
-  const outbox = async (party: string) => {
-    const [row] = await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]);
-    return row!.message_id;
-  };
-  let out = text.replace(/\{\{DEAL_REF\}\}/g, refs.deal!).replace(/\{\{CLAIM_REF\}\}/g, refs.claim!).replace(/\{\{DATE\}\}/g, new Date().toUTCString().replace('GMT', '+0000'));
-  for (const m of out.matchAll(/\{\{TOKEN:([a-z0-9-]+)\}\}/g)) out = out.replaceAll(m[0], replyToken(SECRET, m[1]!.startsWith('lawyer') ? refs.claim! : refs.deal!, m[1]!));
-  for (const m of out.matchAll(/\{\{OUTBOX_MESSAGE_ID:([a-z0-9-]+)\}\}/g)) out = out.replaceAll(m[0], await outbox(m[1]!));
-  return out;
-}
+const fill = (text: string) =>
+  fillMailFixture(text, {
+    deal: refs.deal!,
+    claim: refs.claim!,
+    secret: SECRET,
+    messageIdOf: async (party) => (await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]))[0]!.message_id,
+  });
 
 beforeAll(async () => {
   db = await createTestDatabase();

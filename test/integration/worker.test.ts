@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
-import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
+import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { outlookForward, staffNote } from '../helpers/mail.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
@@ -61,19 +61,10 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 
 const processed = async (mailbox: string) => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM inbound_messages WHERE mailbox = $1 AND outcome IS NOT NULL', [mailbox]))[0]!.n;
 
-async function folderCounts(user: string): Promise<{ inbox: number; processed: number }> {
-  const c = dovecot.client(user);
-  await c.connect();
-  try {
-    const count = async (folder: string) => {
-      const s = await c.status(folder, { messages: true }).catch(() => false as const); // not created yet
-      return s ? (s.messages ?? 0) : 0;
-    };
-    return { inbox: await count('INBOX'), processed: await count('Dossier/Processed') };
-  } finally {
-    await c.logout();
-  }
-}
+const folders = async (user: string) => {
+  const { inbox, processed } = await folderCounts(dovecot, user); // nothing here is quarantined
+  return { inbox, processed };
+};
 
 async function appendAll(user: string, messages: Buffer[]): Promise<void> {
   const c = dovecot.client(user);
@@ -147,7 +138,7 @@ describe('dossier worker', () => {
     expect(notice.mail.subject).toBe(`[${deal}] Решение банка по вашей заявке`);
     expect(notice.mail.text).toContain('1\u00a0500\u00a0000,00');
     await until('the outbox rows to be marked sent', async () => (await sql("SELECT 1 FROM outbox WHERE status = 'sent'")).length === 2);
-    expect(await folderCounts(user)).toEqual({ inbox: 0, processed: 1 });
+    expect(await folders(user)).toEqual({ inbox: 0, processed: 1 });
 
     // Still running: a later message is processed too.
     await appendAll(user, [staffNote(1000)]);
@@ -207,7 +198,7 @@ describe('dossier worker', () => {
     expect(after.n - before.n).toBe(N);
     expect(after.distinct - before.distinct).toBe(N);
     await until('the folders to agree with the journal', async () => {
-      const f = await folderCounts(user);
+      const f = await folders(user);
       return f.inbox === 0 && f.processed === N;
     }, 15_000);
     b.child.kill('SIGTERM');
@@ -230,7 +221,7 @@ describe('dossier worker', () => {
     expect(done).toBeLessThan(N); // it really stopped in the middle
     const [pending] = await sql<{ n: number }>('SELECT count(*)::int AS n FROM inbound_messages WHERE mailbox = $1 AND outcome IS NULL', [user]);
     expect(pending!.n).toBe(0); // nothing half done
-    expect(await folderCounts(user)).toEqual({ inbox: N - done, processed: done });
+    expect(await folders(user)).toEqual({ inbox: N - done, processed: done });
 
     const again = startWorker(env);
     await until('the restart to finish the rest', async () => (await processed(user)) === N, 60_000);
@@ -239,6 +230,6 @@ describe('dossier worker', () => {
     const after = await noteDocs();
     expect(after.n - before.n).toBe(N);
     expect(after.distinct - before.distinct).toBe(N);
-    expect(await folderCounts(user)).toEqual({ inbox: 0, processed: N });
+    expect(await folders(user)).toEqual({ inbox: 0, processed: N });
   }, 120_000);
 });

@@ -8,9 +8,9 @@ import { createLogger } from '../../jobs/log.js';
 import { startWorker } from '../../jobs/service.js';
 import { outboxDir } from '../../outbound/outbox.js';
 import { tokenSecret } from '../../outbound/settings.js';
-import { replyToken } from '../../outbound/tokens.js';
 import { sendPackages } from '../../packages/send.js';
 import { fixturesDir } from '../../paths.js';
+import { fillMailFixture } from '../../tools/mail-fixtures.js';
 import { attachFiles } from '../../records/attachments.js';
 import { changeStatus } from '../../records/records.js';
 import { importRecords } from '../../schemas/bulk.js';
@@ -94,7 +94,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
     const dropped: { file: string; what: string; sha?: string }[] = [];
     for (const m of INCOMING) {
       let raw = await readFile(path.join(MAIL, m.fixture), 'latin1');
-      raw = fill(raw);
+      raw = await fill(raw);
       if (m.record) raw = tagSubject(raw, m.record === 'deal' ? deal!.ref : claim!.ref);
       raw = addHeader(raw, `X-Dossier-Demo-Run: ${run}`); // a new copy each run, not a duplicate of the last
       const name = `${Date.now()}.demo-${run}-${m.fixture}`;
@@ -156,20 +156,12 @@ async function waitFor(app: App, what: string, done: () => Promise<boolean>, ms 
   }
 }
 
-/** The fixtures' placeholders ({{CLAIM_REF}}, {{TOKEN:party}}, …) filled for this run's records. */
-async function placeholders(app: App, deal: string, claim: string): Promise<(raw: string) => string> {
+/** The fixtures' placeholders filled for this run's records and the packages just sent. */
+async function placeholders(app: App, deal: string, claim: string): Promise<(raw: string) => Promise<string>> {
   const secret = await tokenSecret(app);
-  const lastMessageId = async (ref: string, party: string) =>
-    (await app.db.query<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN records r ON r.id = o.record_id JOIN parties p ON p.id = o.party_id WHERE r.ref = $1 AND p.key = $2 ORDER BY o.id DESC LIMIT 1', [ref, party])).rows[0]?.message_id;
-  const lawyerMail = (await lastMessageId(claim, 'lawyer-ershov')) ?? '<none@dossier.example>';
-  const date = new Date().toUTCString().replace('GMT', '+0000');
-  return (raw) =>
-    raw
-      .replace(/\{\{DEAL_REF\}\}/g, deal)
-      .replace(/\{\{CLAIM_REF\}\}/g, claim)
-      .replace(/\{\{DATE\}\}/g, date)
-      .replace(/\{\{TOKEN:([a-z0-9-]+)\}\}/g, (_m, party: string) => replyToken(secret, party.startsWith('lawyer') ? claim : deal, party))
-      .replace(/\{\{OUTBOX_MESSAGE_ID:lawyer-ershov\}\}/g, lawyerMail);
+  const messageIdOf = async (party: string) =>
+    (await app.db.query<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN records r ON r.id = o.record_id JOIN parties p ON p.id = o.party_id WHERE r.ref = $1 AND p.key = $2 ORDER BY o.id DESC LIMIT 1', [party.startsWith('lawyer') ? claim : deal, party])).rows[0]?.message_id ?? '<none@dossier.example>';
+  return (raw) => fillMailFixture(raw, { deal, claim, secret, messageIdOf });
 }
 
 /** The manager keeps the record's tag in the subject when forwarding (as the confirmation asks). */
