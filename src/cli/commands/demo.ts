@@ -131,7 +131,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
     say(`  emails sent (.eml)         ${dirs.outbox}`);
     say(`  text messages to clients   ${dirs.sms}`);
     say(`  incoming mail              ${dir}/.Processed and ${dir}/.Quarantine`);
-    say(`  the packages as zips       npx dossier pack build ${deal!.ref} --all -o packages/`);
+    say(`  the packages as zips       ${path.join(app.home, 'packages')}/<record>/<recipient>/`);
     say(`  the journal                npx dossier mail list   ·   npx dossier mail show <id>`);
     say(`  the outbox                 npx dossier outbox list`);
     say(`  a record                   npx dossier record show ${deal!.ref}   ·   npx dossier record history ${claim!.ref}`);
