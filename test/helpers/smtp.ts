@@ -59,3 +59,8 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
   await t.start();
   return t;
 }
+
+/** Settings that send Dossier's mail through an SMTP server on loopback (plain, no login). */
+export function smtpEnv(port: number): NodeJS.ProcessEnv {
+  return { DOSSIER_MAIL__TRANSPORT: 'smtp', DOSSIER_MAIL__SMTP__HOST: '127.0.0.1', DOSSIER_MAIL__SMTP__PORT: String(port), DOSSIER_MAIL__SMTP__SECURITY: 'none' };
+}

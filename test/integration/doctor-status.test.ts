@@ -6,7 +6,7 @@ import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { freePort, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // `dossier doctor` and `dossier status` against a real PostgreSQL, a real Dovecot and a real SMTP
 // server (smtp-server in this process); the failures are real too: a wrong password, a port where
@@ -42,10 +42,7 @@ beforeAll(async () => {
   env = testEnv(db.url, home, {
     DOSSIER_MAIL__TOKEN_SECRET: 'doctor-token-secret-0123456789abcdef',
     DOSSIER_INTAKE__MAILBOXES: mailbox('secret'),
-    DOSSIER_MAIL__TRANSPORT: 'smtp',
-    DOSSIER_MAIL__SMTP__HOST: '127.0.0.1',
-    DOSSIER_MAIL__SMTP__PORT: String(smtp.port),
-    DOSSIER_MAIL__SMTP__SECURITY: 'none',
+    ...smtpEnv(smtp.port),
   });
 });
 afterAll(async () => {

@@ -11,6 +11,7 @@ import { startEmbedded, EMBEDDED_DATABASE, EMBEDDED_USER, type EmbeddedHandle } 
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { smtpEnv } from '../helpers/smtp.js';
 import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { eml, outlookForward, staffNote } from '../helpers/mail.js';
 
@@ -406,10 +407,7 @@ describe('fault injection', () => {
     try {
       const home = await tempDir();
       const env = workerEnv(db.url, home, null, {
-        DOSSIER_MAIL__TRANSPORT: 'smtp',
-        DOSSIER_MAIL__SMTP__HOST: '127.0.0.1',
-        DOSSIER_MAIL__SMTP__PORT: String(smtp.port),
-        DOSSIER_MAIL__SMTP__SECURITY: 'none',
+        ...smtpEnv(smtp.port),
         DOSSIER_MAIL__SMTP__TIMEOUT_SECONDS: '5',
         // Quick, steady retries and plenty of them: at 30% per command an attempt fails about two times in three.
         DOSSIER_MAIL__RETRY__DELAY_SECONDS: '1',

@@ -9,10 +9,10 @@ import { journal } from '../../src/inbound/journal.js';
 import { processMessage } from '../../src/inbound/process.js';
 import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
-import { fillMailFixture } from '../../src/tools/mail-fixtures.js';
 import { hostileCorpus, type HostileContext, type HostileMessage } from '../../src/tools/hostile.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { fixtureWorld, type FixtureWorld } from '../helpers/fixture-world.js';
 
 // The hostile-mail corpus (src/tools/hostile.ts: a few thousand messages mutated from fixtures/mail,
 // deterministic from SEED) through the real intake — journal() then processMessage() in this process,
@@ -45,13 +45,11 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('typeof gc === "function" ? gc : null') as (() => void) | null;
 
 /** The fixtures with their placeholders filled. */
-async function filledFixtures(): Promise<{ name: string; raw: Buffer }[]> {
+async function filledFixtures(world: FixtureWorld): Promise<{ name: string; raw: Buffer }[]> {
   const dir = path.join(fixturesDir, 'mail');
-  const messageIdOf = async (party: string) => (await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]))[0]!.message_id;
   const out: { name: string; raw: Buffer }[] = [];
   for (const name of (await readdir(dir)).filter((f) => f.endsWith('.eml')).sort()) {
-    const text = await fillMailFixture(await readFile(path.join(dir, name), 'latin1'), { deal: refs.deal!, claim: refs.claim!, secret: SECRET, messageIdOf });
-    out.push({ name, raw: Buffer.from(text, 'latin1') });
+    out.push({ name, raw: Buffer.from(await world.fill(await readFile(path.join(dir, name), 'latin1')), 'latin1') });
   }
   return out;
 }
@@ -66,16 +64,12 @@ beforeAll(async () => {
     // would quarantine nearly all of them before routing, and routing is what is under test.
     DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000000',
   });
-  refs.deal = (await dossier(['record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json'], env)).json()[0].ref;
-  refs.claim = (await dossier(['record', 'import', 'claim', path.join(fixturesDir, 'records', 'claim.json'), '--json'], env)).json()[0].ref;
-  for (const ref of [refs.deal, refs.claim]) await dossier(['record', 'status', ref!, 'submitted'], env);
-  for (const [ref, who] of [[refs.deal, 'bank-meridian'], [refs.deal, 'bank-volga'], [refs.claim, 'lawyer-ershov']] as const) {
-    const r = await dossier(['pack', 'send', ref!, '--recipient', who], env);
-    expect(r.stderr).toBe('');
-  }
+  const world = await fixtureWorld(db, env, SECRET);
+  refs.deal = world.deal;
+  refs.claim = world.claim;
   app = await openApp({ env });
   ctx = {
-    fixtures: await filledFixtures(),
+    fixtures: await filledFixtures(world),
     refs: { deal: refs.deal!, claim: refs.claim! },
     token: (ref, party) => replyToken(SECRET, ref, party),
     outboxMessageIds: (await sql<{ message_id: string }>('SELECT message_id FROM outbox')).map((r) => r.message_id),

@@ -3,9 +3,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
-import { fillMailFixture } from '../../src/tools/mail-fixtures.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { fixtureWorld, type FixtureWorld } from '../helpers/fixture-world.js';
 
 // Every message in fixtures/mail/ (real clients' output: forwards, charsets, spoofs, auto-replies,
 // bounces, hostile attachments) through `dossier mail ingest`, checked against expected.yaml.
@@ -27,29 +27,19 @@ let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
 let work: string;
 const refs: Record<string, string> = {};
+let world: FixtureWorld;
 const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
 const expected = YAML.parse(await readFile(path.join(dir, 'expected.yaml'), 'utf8')) as Expected[];
 
-const fill = (text: string) =>
-  fillMailFixture(text, {
-    deal: refs.deal!,
-    claim: refs.claim!,
-    secret: SECRET,
-    messageIdOf: async (party) => (await sql<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN parties p ON p.id = o.party_id WHERE p.key = $1 ORDER BY o.id DESC LIMIT 1', [party]))[0]!.message_id,
-  });
+const fill = (text: string) => world.fill(text);
 
 beforeAll(async () => {
   db = await createTestDatabase();
   work = await tempDir();
   env = testEnv(db.url, await tempDir(), { DOSSIER_MAIL__TOKEN_SECRET: SECRET });
-  refs.deal = (await dossier(['record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json'], env)).json()[0].ref;
-  refs.claim = (await dossier(['record', 'import', 'claim', path.join(fixturesDir, 'records', 'claim.json'), '--json'], env)).json()[0].ref;
-  for (const ref of [refs.deal, refs.claim]) await dossier(['record', 'status', ref!, 'submitted'], env);
-  // The packages these replies and bounces refer to.
-  for (const [ref, who] of [[refs.deal, 'bank-meridian'], [refs.deal, 'bank-volga'], [refs.claim, 'lawyer-ershov']] as const) {
-    const r = await dossier(['pack', 'send', ref!, '--recipient', who], env);
-    expect(r.stderr).toBe('');
-  }
+  world = await fixtureWorld(db, env, SECRET);
+  refs.deal = world.deal;
+  refs.claim = world.claim;
 });
 afterAll(() => db.drop());
 

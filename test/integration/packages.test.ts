@@ -10,7 +10,7 @@ import { parseReplyAddress, parseSubjectTags, verifyToken } from '../../src/outb
 import { fixturesDir, templatesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Packages built for the sample deal's banks and the claim's parties, sent through a real SMTP
 // server, unpacked and checked against their manifests.
@@ -50,10 +50,7 @@ beforeAll(async () => {
   await cp(templatesDir, templates, { recursive: true });
   env = testEnv(db.url, await tempDir(), {
     DOSSIER_TEMPLATES__DIR: templates,
-    DOSSIER_MAIL__TRANSPORT: 'smtp',
-    DOSSIER_MAIL__SMTP__HOST: '127.0.0.1',
-    DOSSIER_MAIL__SMTP__PORT: String(smtp.port),
-    DOSSIER_MAIL__SMTP__SECURITY: 'none',
+    ...smtpEnv(smtp.port),
     DOSSIER_MAIL__SMTP__TIMEOUT_SECONDS: '5',
     DOSSIER_MAIL__RETRY__DELAY_SECONDS: '1',
     DOSSIER_MAIL__RETRY__BACKOFF: 'false',

@@ -7,7 +7,7 @@ import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { outlookForward, staffNote } from '../helpers/mail.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // `dossier worker`, the long-running main job, as a real process against a real Dovecot (IMAP IDLE)
 // and a real SMTP server: mail is processed as it arrives, two workers share one mailbox without
@@ -24,10 +24,7 @@ const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] 
 /** A worker process reading the IMAP user's INBOX, sending through the test SMTP server. */
 async function envFor(user: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
   return testEnv(db.url, await tempDir(), {
-    DOSSIER_MAIL__TRANSPORT: 'smtp',
-    DOSSIER_MAIL__SMTP__HOST: '127.0.0.1',
-    DOSSIER_MAIL__SMTP__PORT: String(smtp.port),
-    DOSSIER_MAIL__SMTP__SECURITY: 'none',
+    ...smtpEnv(smtp.port),
     // pollSeconds is long on purpose: only IDLE can make the worker see new mail within seconds.
     DOSSIER_INTAKE__MAILBOXES: `[{name: ${user}, host: 127.0.0.1, port: ${dovecot.port}, security: none, user: ${user}, password: secret, pollSeconds: 120}]`,
     DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000',
