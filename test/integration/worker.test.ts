@@ -165,6 +165,9 @@ describe('dossier worker', () => {
     const [built] = await sql<{ actor: string }>("SELECT e.actor FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.kind = 'package_built' AND e.field = 'package:bank-volga'", [deal]);
     expect(built!.actor).toBe('cli:tester');
 
+    const dry = await dossier(['pack', 'send', deal, '--all', '--background', '--dry-run'], env);
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toBe('error USAGE: A dry run shows what would be sent right here: drop --background.');
     const unknown = await dossier(['pack', 'send', 'DL-2026-99999', '--all', '--background'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error RECORD_NOT_FOUND/);
