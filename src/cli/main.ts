@@ -1,6 +1,9 @@
 import { processIo } from './output.js';
 import { runCli } from './program.js';
-import { closeAll } from './session.js';
+
+// session.js (and through it the configuration, pg, the schemas…) is loaded only when a command opens
+// the app; a signal before that has nothing to close, and importing it then costs nothing that matters.
+const closeAll = async (opts: { graceful?: boolean } = {}) => (await import('./session.js')).closeAll(opts);
 
 // The process entry point: runs the CLI, and on SIGINT/SIGTERM closes what is open (which stops the
 // embedded PostgreSQL server if this process was the last one using it) before exiting.

@@ -1,23 +1,110 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { cliActor, type App } from '../app.js';
-import { migrate } from '../db/migrate.js';
+import type { Actor, App } from '../app.js';
 import { DossierError, isDossierError } from '../errors.js';
-import { attach, renderAttach } from './commands/attach.js';
-import { demo } from './commands/demo.js';
-import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
-import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
-import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
-import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
-import { parseVersion } from './commands/schema.js';
-import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFieldView, renderMigrations } from './commands/fields.js';
-import { renderDiff, renderPublish, renderSchemaList, renderSchemaShow, renderValidate, schemaDiff, schemaList, schemaPublish, schemaShow, schemaValidate } from './commands/schema.js';
-import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
-import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
-import { doctor, failIfUnhealthy, renderDoctor } from './commands/doctor.js';
-import { renderStatus, status } from './commands/status.js';
-import { renderReport, report } from './commands/report.js';
 import { toJson, type Io } from './output.js';
-import { withApp } from './session.js';
+import { progressBar, type OnProgress } from './progress.js';
+import type { withApp as WithApp } from './session.js';
+
+// Start-up: nothing heavy is loaded until a command runs. `dossier --help` loads commander and this
+// file only; each command loads its own module (and through it exceljs, pdf-lib, imapflow, pg-boss…)
+// when it is called. lazy() stands in for an imported function with one that imports on first call
+// (and so returns a promise: action() awaits renderers too). bench/startup.mjs measures it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fn = (...args: any[]) => any;
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] extends (...a: infer P) => infer R ? (...a: P) => Promise<Awaited<R>> : never {
+  return (async (...args: unknown[]) => ((await load())[name] as Fn)(...args)) as never;
+}
+const m_db_migrate = () => import('../db/migrate.js');
+const m_attach = () => import('./commands/attach.js');
+const m_demo = () => import('./commands/demo.js');
+const m_intake = () => import('./commands/intake.js');
+const m_mail = () => import('./commands/mail.js');
+const m_documents = () => import('./commands/documents.js');
+const m_schemas_bulk = () => import('../schemas/bulk.js');
+const m_schema = () => import('./commands/schema.js');
+const m_fields = () => import('./commands/fields.js');
+const m_parties = () => import('./commands/parties.js');
+const m_records = () => import('./commands/records.js');
+const m_doctor = () => import('./commands/doctor.js');
+const m_status = () => import('./commands/status.js');
+const m_report = () => import('./commands/report.js');
+const migrate = lazy(m_db_migrate, 'migrate');
+const attach = lazy(m_attach, 'attach');
+const renderAttach = lazy(m_attach, 'renderAttach');
+const demo = lazy(m_demo, 'demo');
+const mailIngest = lazy(m_intake, 'mailIngest');
+const mailList = lazy(m_intake, 'mailList');
+const mailReplay = lazy(m_intake, 'mailReplay');
+const mailShow = lazy(m_intake, 'mailShow');
+const renderIngest = lazy(m_intake, 'renderIngest');
+const renderMailList = lazy(m_intake, 'renderMailList');
+const renderMailShow = lazy(m_intake, 'renderMailShow');
+const outboxList = lazy(m_mail, 'outboxList');
+const outboxRetry = lazy(m_mail, 'outboxRetry');
+const packBuild = lazy(m_mail, 'packBuild');
+const packSend = lazy(m_mail, 'packSend');
+const packSendBackground = lazy(m_mail, 'packSendBackground');
+const renderIdle = lazy(m_mail, 'renderIdle');
+const renderQueuedPackages = lazy(m_mail, 'renderQueuedPackages');
+const renderOutbox = lazy(m_mail, 'renderOutbox');
+const renderPackBuild = lazy(m_mail, 'renderPackBuild');
+const renderSent = lazy(m_mail, 'renderSent');
+const renderShare = lazy(m_mail, 'renderShare');
+const shareCmd = lazy(m_mail, 'shareCmd');
+const workerForever = lazy(m_mail, 'workerForever');
+const workerUntilIdle = lazy(m_mail, 'workerUntilIdle');
+const render = lazy(m_documents, 'render');
+const renderCheck = lazy(m_documents, 'renderCheck');
+const renderRendered = lazy(m_documents, 'renderRendered');
+const templateCheck = lazy(m_documents, 'templateCheck');
+const exportRecords = lazy(m_schemas_bulk, 'exportRecords');
+const importFields = lazy(m_schemas_bulk, 'importFields');
+const importRecords = lazy(m_schemas_bulk, 'importRecords');
+const parseVersion = lazy(m_schema, 'parseVersion');
+const fieldSet = lazy(m_fields, 'fieldSet');
+const fieldShow = lazy(m_fields, 'fieldShow');
+const fieldUnset = lazy(m_fields, 'fieldUnset');
+const recordMigrate = lazy(m_fields, 'recordMigrate');
+const renderChanges = lazy(m_fields, 'renderChanges');
+const renderFieldView = lazy(m_fields, 'renderFieldView');
+const renderMigrations = lazy(m_fields, 'renderMigrations');
+const renderDiff = lazy(m_schema, 'renderDiff');
+const renderPublish = lazy(m_schema, 'renderPublish');
+const renderSchemaList = lazy(m_schema, 'renderSchemaList');
+const renderSchemaShow = lazy(m_schema, 'renderSchemaShow');
+const renderValidate = lazy(m_schema, 'renderValidate');
+const schemaDiff = lazy(m_schema, 'schemaDiff');
+const schemaList = lazy(m_schema, 'schemaList');
+const schemaPublish = lazy(m_schema, 'schemaPublish');
+const schemaShow = lazy(m_schema, 'schemaShow');
+const schemaValidate = lazy(m_schema, 'schemaValidate');
+const partyAdd = lazy(m_parties, 'partyAdd');
+const partyImport = lazy(m_parties, 'partyImport');
+const partyList = lazy(m_parties, 'partyList');
+const recordLink = lazy(m_parties, 'recordLink');
+const renderImport = lazy(m_parties, 'renderImport');
+const renderParties = lazy(m_parties, 'renderParties');
+const recordCreate = lazy(m_records, 'recordCreate');
+const recordHistoryCmd = lazy(m_records, 'recordHistoryCmd');
+const recordList = lazy(m_records, 'recordList');
+const recordShow = lazy(m_records, 'recordShow');
+const recordStatus = lazy(m_records, 'recordStatus');
+const renderHistory = lazy(m_records, 'renderHistory');
+const renderRecord = lazy(m_records, 'renderRecord');
+const renderRecordList = lazy(m_records, 'renderRecordList');
+const doctor = lazy(m_doctor, 'doctor');
+const failIfUnhealthy = lazy(m_doctor, 'failIfUnhealthy');
+const renderDoctor = lazy(m_doctor, 'renderDoctor');
+const renderStatus = lazy(m_status, 'renderStatus');
+const status = lazy(m_status, 'status');
+const renderReport = lazy(m_report, 'renderReport');
+const report = lazy(m_report, 'report');
+
+/** The version in package.json, read once for --version (from src/ and from dist/ alike). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 // The CLI file only maps flags to the command functions; one handler at the end turns errors into
 // exit codes and readable messages (no stack traces for user mistakes).
@@ -29,6 +116,7 @@ export interface CliEnv {
 }
 
 interface GlobalOpts { config?: string; json?: boolean }
+interface ImportFlags { format?: string; encoding?: string; strict?: boolean }
 
 export function buildProgram(cli: CliEnv): Command {
   const { io } = cli;
@@ -36,22 +124,40 @@ export function buildProgram(cli: CliEnv): Command {
     .description('Claims and credit deals: records, versioned fields, document packages, mail in and out.')
     .option('-c, --config <file>', 'configuration file laid over the defaults (also DOSSIER_CONFIG)')
     .option('--json', 'machine-readable output')
+    .version(`dossier ${packageVersion()} (node ${process.version})`, '-V, --version', 'the version of Dossier and of Node')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
+  // The app (configuration, database) and the audit actor are loaded with the first command that needs them.
+  let actorOf: ((env: NodeJS.ProcessEnv) => Actor) | null = null;
+  const withApp: typeof WithApp = async (options, fn) => {
+    const [session, appModule] = await Promise.all([import('./session.js'), import('../app.js')]);
+    actorOf = appModule.cliActor;
+    return session.withApp(options, fn);
+  };
   /** Opens the app for one command, prints its result as JSON or as text, closes the app. */
   const action =
-    <A extends unknown[]>(fn: (app: App, ...args: A) => Promise<unknown>, render: (result: never) => string) =>
+    <A extends unknown[]>(fn: (app: App, ...args: A) => Promise<unknown>, render: (result: never) => string | Promise<string>) =>
     async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const g = cmd.optsWithGlobals<GlobalOpts>();
       await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
-        const result = await fn(app, ...(args.slice(0, -1) as A));
-        io.out(g.json ? toJson(result) : render(result as never));
+        // The command object comes last: most actions ignore it, the imports read --json from it.
+        const result = await fn(app, ...(args as A));
+        io.out(g.json ? toJson(result) : await render(result as never));
       });
     };
-  const actor = () => cliActor(cli.env);
+  const actor = () => actorOf!(cli.env);
+  /** Imports tell what they assumed (encoding, ignored columns) on stderr and show a bar on a terminal. */
+  const withImportProgress = async <T>(cmd: Command, run: (extra: { onNote: (l: string) => void; onProgress: OnProgress }) => Promise<T>): Promise<T> => {
+    const bar = await progressBar(io, Boolean(cmd.optsWithGlobals<GlobalOpts>().json));
+    try {
+      return await run({ onNote: (l) => io.err(l), onProgress: bar.onProgress });
+    } finally {
+      bar.stop();
+    }
+  };
 
   const record = program.command('record').description('create, find and move records (deals, claims)');
   record
@@ -106,9 +212,11 @@ export function buildProgram(cli: CliEnv): Command {
     .command('import <type> <file>')
     .description('create records from JSON (fixtures/records/*.json format), CSV or XLSX (one row a record); all or nothing')
     .option('--format <format>', 'json, csv or xlsx (default: from the file name)')
+    .option('--encoding <encoding>', 'CSV: the text encoding (default: detected — BOM, UTF-8, else windows-1251 — and told)')
+    .option('--strict', 'refuse columns that are not fields (default: ignore them and list them)')
     .action(
       action(
-        (app, type: string, file: string, o: { format?: string }) => importRecords(app, actor(), type, file, o),
+        (app, type: string, file: string, o: ImportFlags, cmd: Command) => withImportProgress(cmd, (extra) => importRecords(app, actor(), type, file, { ...o, ...extra })),
         (r: { ref: string; values: number; parties: string[] }[]) => r.map((x) => `${x.ref}: ${x.values} value(s)${x.parties.length ? `, parties ${x.parties.join(', ')}` : ''}`).join('\n') || 'Nothing to import.',
       ),
     );
@@ -121,9 +229,9 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--schema <version>', 'columns of this published version (default: the newest)')
     .action(
       action(
-        (app, type: string, o: { format: string; out?: string; schema?: string }) => {
+        async (app, type: string, o: { format: string; out?: string; schema?: string }) => {
           if (o.format !== 'xlsx' && o.format !== 'csv') throw new DossierError('USAGE', `--format must be xlsx or csv, not "${o.format}".`);
-          return exportRecords(app, type, { format: o.format, out: o.out ?? `${type}-export.${o.format}`, version: o.schema ? parseVersion(o.schema) : undefined });
+          return exportRecords(app, type, { format: o.format, out: o.out ?? `${type}-export.${o.format}`, version: o.schema ? await parseVersion(o.schema) : undefined });
         },
         (r: { file: string; records: number; fields: number }) => `Wrote ${r.records} record(s) × ${r.fields} field(s) to ${r.file}.`,
       ),
@@ -144,7 +252,9 @@ export function buildProgram(cli: CliEnv): Command {
     .command('import <ref> <file>')
     .description('set values from JSON ({base:{…}, recipients:{party:{…}}}), CSV or XLSX (a "recipient" column picks the section); all or nothing')
     .option('--format <format>', 'json, csv or xlsx (default: from the file name)')
-    .action(action((app, ref: string, file: string, o: { format?: string }) => importFields(app, actor(), ref, file, o), renderChanges));
+    .option('--encoding <encoding>', 'CSV: the text encoding (default: detected — BOM, UTF-8, else windows-1251 — and told)')
+    .option('--strict', 'refuse columns that are not fields (default: ignore them and list them)')
+    .action(action((app, ref: string, file: string, o: ImportFlags, cmd: Command) => withImportProgress(cmd, (extra) => importFields(app, actor(), ref, file, { ...o, ...extra })), renderChanges));
   field
     .command('show <ref>')
     .description('effective values with provenance: inherited, overridden, stale override; who set each, when, from where')
@@ -263,7 +373,7 @@ export function buildProgram(cli: CliEnv): Command {
       await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
         if (!o.untilIdle) return workerForever(app, io);
         const r = await workerUntilIdle(app, io);
-        io.out(g.json ? toJson(r) : renderIdle(r));
+        io.out(g.json ? toJson(r) : await renderIdle(r));
       });
     });
 
@@ -290,7 +400,8 @@ export function buildProgram(cli: CliEnv): Command {
     .command('import <csv>')
     .description('import parties from CSV (key, kind, name, emails, phone); all rows or none')
     .option('--update', 'update parties whose key already exists instead of refusing')
-    .action(action((app, file: string, o: { update?: boolean }) => partyImport(app, actor(), file, o), renderImport));
+    .option('--encoding <encoding>', 'the text encoding (default: detected — BOM, UTF-8, else windows-1251 — and told)')
+    .action(action((app, file: string, o: { update?: boolean; encoding?: string }) => partyImport(app, actor(), file, { ...o, onNote: (l: string) => io.err(l) }), renderImport));
 
   program
     .command('attach <ref> <files...>')
@@ -342,8 +453,8 @@ export function buildProgram(cli: CliEnv): Command {
       // Not through action(): a configuration or database that openApp refuses is a FAIL line here.
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const r = await doctor({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l), timeout: o.timeout });
-      io.out(g.json ? toJson(r) : renderDoctor(r));
-      failIfUnhealthy(r);
+      io.out(g.json ? toJson(r) : await renderDoctor(r));
+      await failIfUnhealthy(r);
     });
   program
     .command('status')
