@@ -53,6 +53,8 @@ export const ErrorCodes = {
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
+  IMPORT_ENCODING: { exit: 1, title: 'The text encoding of the file cannot be told' },
+  SECRET_FILE: { exit: 2, title: 'A secret file cannot be read' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
+import { encodingNote, readTextFile } from '../text-encoding.js';
 import type { Actor } from '../app.js';
 import type { Config } from '../config/schema.js';
 import { withTransaction, type Db, type Queryable } from '../db/pool.js';
-import { DossierError } from '../errors.js';
+import { DossierError, isDossierError } from '../errors.js';
 import { recordEvent } from './events.js';
 import { getRecord } from './records.js';
 
@@ -75,11 +75,15 @@ export interface ImportResult { added: PartyRow[]; updated: PartyRow[] }
  * Imports parties from CSV (header: key, kind, name, emails, phone; comma or semicolon separated).
  * Every row is checked first; one bad row stops the import and nothing is written.
  */
-export async function importParties(db: Db, config: Config, actor: Actor, file: string, opts: { update?: boolean } = {}): Promise<ImportResult> {
+export async function importParties(db: Db, config: Config, actor: Actor, file: string, opts: { update?: boolean; encoding?: string | undefined; onNote?: (line: string) => void } = {}): Promise<ImportResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Excel in a Russian locale saves CSV as windows-1251: the encoding is detected (or --encoding) and told.
+    const decoded = await readTextFile(file, opts.encoding);
+    if (decoded.encoding !== 'utf-8') opts.onNote?.(encodingNote(file, decoded));
+    text = decoded.text;
   } catch (err) {
+    if (isDossierError(err)) throw err;
     throw new DossierError('FILE_NOT_FOUND', `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`);
   }
   // Excel in a Russian locale saves CSV with semicolons: the header line tells which separator is used.

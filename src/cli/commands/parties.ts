@@ -18,8 +18,8 @@ export function renderParties(rows: PartyRow[]): string {
   return formatTable(['key', 'kind', 'name', 'emails', 'phone'], rows.map((p) => [p.key, p.kind, p.name, p.emails.join(', '), p.phone]));
 }
 
-export async function partyImport(app: App, actor: Actor, file: string, opts: { update?: boolean | undefined }): Promise<ImportResult> {
-  return importParties(app.db, app.config, actor, file, { update: Boolean(opts.update) });
+export async function partyImport(app: App, actor: Actor, file: string, opts: { update?: boolean | undefined; encoding?: string | undefined; onNote?: (line: string) => void }): Promise<ImportResult> {
+  return importParties(app.db, app.config, actor, file, { update: Boolean(opts.update), encoding: opts.encoding, ...(opts.onNote ? { onNote: opts.onNote } : {}) });
 }
 
 export function renderImport(r: ImportResult): string {
