@@ -23,14 +23,69 @@ export interface LoadConfigOptions {
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Objects merge key by key; arrays and scalars from the later layer replace the earlier one. */
+/**
+ * Objects merge key by key; arrays and scalars from the later layer replace the earlier one, except
+ * that an object laid over an array addresses its items: by index (DOSSIER_INTAKE__MAILBOXES__0__PASSWORD)
+ * or by the item's name (DOSSIER_INTAKE__MAILBOXES__CLAIMS__PASSWORD for the mailbox named "claims").
+ */
 function deepMerge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const prev = out[k];
-    out[k] = isPlain(prev) && isPlain(v) ? deepMerge(prev, v) : v;
+    out[k] = isPlain(prev) && isPlain(v) ? deepMerge(prev, v) : Array.isArray(prev) && isPlain(v) ? mergeItems(prev, v) : v;
   }
   return out;
+}
+
+const looseName = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+
+function mergeItems(items: unknown[], over: Plain): unknown[] {
+  const out = [...items];
+  for (const [k, v] of Object.entries(over)) {
+    let i = /^\d+$/.test(k) ? Number(k) : out.findIndex((item) => isPlain(item) && typeof item.name === 'string' && looseName(item.name) === looseName(k));
+    if (i < 0) i = out.length; // a new item, named by the key: the schema then says what it lacks
+    const prev = out[i];
+    out[i] = isPlain(prev) && isPlain(v) ? deepMerge(prev, v) : isPlain(v) && i === out.length && !/^\d+$/.test(k) ? { name: k, ...v } : v;
+  }
+  return out;
+}
+
+// Secrets from files, as container and systemd setups hand them over (/run/secrets/…,
+// $CREDENTIALS_DIRECTORY/…): a `passwordFile:` (urlFile:, tokenSecretFile:) key beside the setting, or a
+// DOSSIER_…_FILE variable (DOSSIER_MAIL__SMTP__PASSWORD_FILE, DATABASE_URL_FILE). The file's text,
+// without its final line break, is the value.
+const SECRET_KEYS = new Set(['password', 'url', 'tokenSecret']);
+
+function readSecret(file: string, cwd: string, where: string, problems: string[]): string | null {
+  try {
+    return readFileSync(path.resolve(cwd, file), 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    problems.push(`${where}: cannot read the secret file ${path.resolve(cwd, file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return null;
+  }
+}
+
+/** Replaces every `<secret>File: path` key by `<secret>: the file's text`. */
+function resolveSecretFiles(node: unknown, at: string[], cwd: string, problems: string[], sources: Map<string, string>): void {
+  if (Array.isArray(node)) return node.forEach((item, i) => resolveSecretFiles(item, [...at, String(i)], cwd, problems, sources));
+  if (!isPlain(node)) return;
+  for (const key of Object.keys(node)) {
+    const m = /^(.+)File$/.exec(key);
+    if (m && SECRET_KEYS.has(m[1]!)) {
+      const file = node[key];
+      delete node[key];
+      if (file === null || file === undefined) continue;
+      if (typeof file !== 'string') {
+        problems.push(`${[...at, key].join('.')}: must be the path of a file`);
+        continue;
+      }
+      const value = readSecret(file, cwd, [...at, key].join('.'), problems);
+      if (value !== null) {
+        node[m[1]!] = value;
+        sources.set([...at, m[1]!].join('.'), `${[...at, key].join('.')} (${file})`);
+      }
+    } else resolveSecretFiles(node[key], [...at, key], cwd, problems, sources);
+  }
 }
 
 function readYaml(file: string, problems: string[]): Plain {
@@ -61,7 +116,7 @@ const snakeToCamel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])
 // These names are not settings: they pick the file, or are read elsewhere.
 const RESERVED_ENV = new Set(['DOSSIER_CONFIG', 'DOSSIER_USER', 'DOSSIER_DEBUG']);
 
-function envLayer(env: NodeJS.ProcessEnv): { layer: Plain; sources: Map<string, string> } {
+function envLayer(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): { layer: Plain; sources: Map<string, string> } {
   const layer: Plain = {};
   const sources = new Map<string, string>();
   const set = (keys: string[], raw: string, name: string) => {
@@ -71,15 +126,34 @@ function envLayer(env: NodeJS.ProcessEnv): { layer: Plain; sources: Map<string, 
       node = node[k] as Plain;
     });
     const last = keys[keys.length - 1]!;
-    node[last] = raw === '' ? null : YAML.parse(raw);
+    node[last] = raw === '' ? null : SECRET_KEYS.has(last) || last === 'user' ? raw : YAML.parse(raw);
     sources.set(keys.join('.'), name);
+  };
+  // Passwords are text whatever they look like ("12345", "yes", "[x]").
+  const setText = (keys: string[], text: string, name: string) => {
+    set(keys, '', name);
+    let node = layer;
+    keys.slice(0, -1).forEach((k) => (node = node[k] as Plain));
+    node[keys[keys.length - 1]!] = text;
   };
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || !name.startsWith('DOSSIER_') || RESERVED_ENV.has(name)) continue;
+    const secretFile = /^(.+)_FILE$/.exec(name);
+    if (secretFile && env[secretFile[1]!] === undefined) {
+      // DOSSIER_X__PASSWORD_FILE=/run/secrets/x: the value of x.password is in that file (kept as text).
+      const keys = secretFile[1]!.slice('DOSSIER_'.length).split('__').map(snakeToCamel);
+      const value = readSecret(raw, cwd, name, problems);
+      if (value !== null && keys.every((k) => k.length > 0)) setText(keys, value, name);
+      continue;
+    }
     const keys = name.slice('DOSSIER_'.length).split('__').map(snakeToCamel);
     // A URL or path must stay a string even if it looks like YAML.
     if (name === 'DOSSIER_HOME') set(['home'], raw, name);
     else if (keys.every((k) => k.length > 0)) set(keys, raw, name);
+  }
+  if (env.DATABASE_URL_FILE && !env.DATABASE_URL && !env.DOSSIER_DATABASE__URL && !env.DOSSIER_DATABASE__URL_FILE) {
+    const value = readSecret(env.DATABASE_URL_FILE, cwd, 'DATABASE_URL_FILE', problems);
+    if (value !== null) setText(['database', 'url'], value, 'DATABASE_URL_FILE');
   }
   if (env.DATABASE_URL && !env.DOSSIER_DATABASE__URL) {
     (layer.database as Plain | undefined) ?? (layer.database = {});
@@ -111,8 +185,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   let merged: Plain = {};
   for (const file of files) merged = deepMerge(merged, readYaml(file, problems));
-  const { layer, sources } = envLayer(env);
+  const { layer, sources } = envLayer(env, cwd, problems);
   merged = deepMerge(merged, layer);
+  resolveSecretFiles(merged, [], cwd, problems, sources);
 
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {

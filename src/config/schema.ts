@@ -31,12 +31,19 @@ const RecordType = z
     }
   });
 
+export const LANGUAGES = ['ru', 'en'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
 export const ConfigSchema = z
   .strictObject({
     home: z.string().min(1),
+    /** What people read: report and chart titles, export headers, statuses (ru or en). */
+    language: z.enum(LANGUAGES).default('ru'),
     database: z.strictObject({
       url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').nullable().default(null),
       poolSize: z.number().int().min(1).max(200).default(10),
+      /** The embedded server stays up this long after the last command, so the next one starts at once; 0: stop with the last. */
+      embeddedIdleSeconds: z.number().min(0).max(86400).default(300),
     }),
     templates: z.strictObject({
       dir: z.string().min(1).nullable().default(null),

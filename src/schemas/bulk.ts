@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import type { Actor, App } from '../app.js';
+import type { Language } from '../config/schema.js';
 import { withTransaction, type DbClient } from '../db/pool.js';
 import { excelCsv } from '../csv.js';
 import { DossierError } from '../errors.js';
@@ -11,106 +11,14 @@ import { insertRecord, listRecords, recordType, type RecordRow } from '../record
 import { applyAssignments, recordSchemaContext, type Assignment, type FieldChange, type StoredValue } from './fields.js';
 import type { FieldDef, FieldValue, SchemaVersion } from './types.js';
 import { displayValue } from './values.js';
+import { formatOf, type BulkFormat } from './bulk-format.js';
+import { importSheetRecords } from './sheet-import.js';
+import { colName, empty, fail, fieldHeaders, handleUnknown, mapHeader, readSheet, SPECIAL_NAMES, type ImportOptions } from './sheet.js';
 
 // Bulk values in and out: JSON (the fixture format), CSV and XLSX. One file is one transaction: a bad
 // row or value anywhere applies nothing, and every problem is reported with its row and column.
 
-export type BulkFormat = 'json' | 'csv' | 'xlsx';
-
-export function formatOf(file: string, explicit?: string): BulkFormat {
-  const f = (explicit ?? path.extname(file).slice(1)).toLowerCase();
-  if (f === 'json' || f === 'csv' || f === 'xlsx') return f;
-  throw new DossierError('USAGE', `Cannot tell the format of ${file}.`, { hint: 'Use a .json, .csv or .xlsx file (or --format).' });
-}
-
-/** One table of cells: the header row and the data rows, with the line number of each row. */
-interface Sheet { header: string[]; rows: { line: number; cells: unknown[] }[] }
-
-async function readSheet(file: string, format: 'csv' | 'xlsx'): Promise<Sheet> {
-  if (format === 'csv') {
-    const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
-    const first = text.split(/\r?\n/, 1)[0] ?? '';
-    const delimiter = first.includes(';') ? ';' : first.includes('\t') ? '\t' : ',';
-    let records: { record: string[]; info: { lines: number } }[];
-    try {
-      records = parseCsv(text, { delimiter, info: true, skip_empty_lines: true, relax_column_count: false }) as unknown as typeof records;
-    } catch (err) {
-      throw new DossierError('IMPORT_INVALID', `${file}${(err as { lines?: number }).lines ? ` line ${(err as { lines?: number }).lines}` : ''}: ${(err as Error).message}`, { hint: 'Nothing was imported.' });
-    }
-    const [head, ...rest] = records;
-    return { header: (head?.record ?? []).map((h) => h.trim()), rows: rest.map((r) => ({ line: r.info.lines, cells: r.record })) };
-  }
-  const wb = new ExcelJS.Workbook();
-  try {
-    await wb.xlsx.readFile(file);
-  } catch (err) {
-    throw new DossierError('IMPORT_INVALID', `${file} is not a readable XLSX workbook: ${(err as Error).message}`, { hint: 'Save it from Excel as .xlsx and try again.' });
-  }
-  const ws = wb.worksheets[0];
-  if (!ws) throw new DossierError('IMPORT_INVALID', `${file} has no worksheet.`);
-  const cell = (v: ExcelJS.CellValue): unknown => {
-    if (v && typeof v === 'object' && !(v instanceof Date)) {
-      if ('richText' in v) return v.richText.map((t) => t.text).join('');
-      if ('text' in v) return v.text;
-      if ('result' in v) return v.result;
-      if ('error' in v) return String(v.error);
-    }
-    return v;
-  };
-  const header: string[] = [];
-  ws.getRow(1).eachCell({ includeEmpty: true }, (c, col) => (header[col - 1] = String(cell(c.value) ?? '').trim()));
-  const rows: Sheet['rows'] = [];
-  ws.eachRow({ includeEmpty: false }, (row, n) => {
-    if (n === 1) return;
-    const cells: unknown[] = [];
-    for (let col = 1; col <= header.length; col++) cells.push(cell(row.getCell(col).value));
-    if (cells.some((c) => c !== null && c !== undefined && c !== '')) rows.push({ line: n, cells });
-  });
-  return { header, rows };
-}
-
-const colName = (i: number, format: BulkFormat) => (format === 'xlsx' ? columnLetter(i) : `column ${i + 1}`);
-function columnLetter(i: number): string {
-  let s = '';
-  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
-  return s;
-}
-
-const norm = (s: string) => s.trim().toLowerCase().replace(/ё/g, 'е').replace(/\s+/g, ' ');
-
-/** Maps headers to fields by id or by Russian or English label. */
-function mapHeader(schema: SchemaVersion, header: string[], format: BulkFormat, special: string[]): { map: (FieldDef | string | null)[]; problems: string[] } {
-  const byLabel = new Map<string, FieldDef>();
-  for (const f of schema.fields.values()) {
-    byLabel.set(norm(f.label.ru), f);
-    byLabel.set(norm(f.label.en), f);
-  }
-  const problems: string[] = [];
-  const seen = new Map<string, number>();
-  const map = header.map((h, i) => {
-    if (!h) return null;
-    if (special.includes(norm(h))) return norm(h);
-    const f = schema.fields.get(h.trim()) ?? byLabel.get(norm(h));
-    if (!f) {
-      problems.push(`${colName(i, format)} "${h}": no field with this id or label in ${schema.type} v${schema.version}`);
-      return null;
-    }
-    const prior = seen.get(f.id);
-    if (prior !== undefined) problems.push(`${colName(i, format)} "${h}": field ${f.id} is already in ${colName(prior, format)}`);
-    seen.set(f.id, i);
-    return f;
-  });
-  return { map, problems };
-}
-
-const empty = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && v.trim() === '');
-
-function fail(file: string, problems: string[]): never {
-  throw new DossierError('IMPORT_INVALID', `${path.basename(file)}: ${problems.length} problem(s); nothing was imported:\n  - ${problems.slice(0, 50).join('\n  - ')}${problems.length > 50 ? `\n  - … and ${problems.length - 50} more` : ''}`, {
-    hint: 'Fix the file and import it again.',
-    details: { problems },
-  });
-}
+export { formatOf, type BulkFormat } from './bulk-format.js';
 
 /** Applies assignments and turns their problems into "row N" problems instead of failing at once. */
 async function applyOrCollect(c: DbClient, app: App, actor: Actor, ref: string, assignments: Assignment[], origin: string, where: string, problems: string[]): Promise<FieldChange[]> {
@@ -139,7 +47,7 @@ interface JsonRecord {
   values?: { base?: Record<string, unknown>; recipients?: Record<string, Record<string, unknown>> };
 }
 
-export interface ImportedRecord { ref: string; values: number; parties: string[] }
+export interface ImportedRecord { ref: string; values: number; parties: string[]; /** A row with a ref updated that record. */ updated?: boolean }
 
 async function readJson(file: string): Promise<unknown> {
   try {
@@ -156,7 +64,7 @@ function assignmentsOf(values: JsonRecord['values']): Assignment[] {
   return out;
 }
 
-export async function importRecords(app: App, actor: Actor, type: string, file: string, opts: { format?: string | undefined } = {}): Promise<ImportedRecord[]> {
+export async function importRecords(app: App, actor: Actor, type: string, file: string, opts: ImportOptions = {}): Promise<ImportedRecord[]> {
   recordType(app.config, type);
   const format = formatOf(file, opts.format);
   const origin = path.basename(file);
@@ -164,10 +72,12 @@ export async function importRecords(app: App, actor: Actor, type: string, file: 
   const newest = await app.schemas.newestPublished(type);
   if (newest === null) throw new DossierError('SCHEMA_NOT_PUBLISHED', `No ${type} schema is published yet.`, { hint: `Publish one: dossier schema publish ${type} v1.` });
 
+  if (format !== 'json') return importSheetRecords(app, importer, type, file, format, newest, opts);
+
   return withTransaction(app.db, async (c) => {
     const problems: string[] = [];
     const imported: ImportedRecord[] = [];
-    if (format === 'json') {
+    {
       const data = await readJson(file);
       const list = (Array.isArray(data) ? data : [data]) as JsonRecord[];
       for (const [i, r] of list.entries()) {
@@ -213,31 +123,6 @@ export async function importRecords(app: App, actor: Actor, type: string, file: 
         const changes = await applyOrCollect(c, app, importer, rec.ref, assignmentsOf(r.values), origin, where, problems);
         imported.push({ ref: rec.ref, values: changes.length, parties: linked });
       }
-    } else {
-      const sheet = await readSheet(file, format);
-      const schema = await app.schemas.published(type, newest);
-      const { map, problems: headerProblems } = mapHeader(schema, sheet.header, format, ['title', 'ref', 'status', 'schema_version']);
-      if (headerProblems.length) fail(file, headerProblems);
-      for (const row of sheet.rows) {
-        const where = `row ${row.line}`;
-        let title: string | undefined;
-        const assignments: Assignment[] = [];
-        map.forEach((m, i) => {
-          const raw = row.cells[i];
-          if (m === 'title') title = empty(raw) ? undefined : String(raw).trim();
-          else if (m && typeof m !== 'string' && !empty(raw)) assignments.push({ party: null, field: m.id, raw });
-        });
-        const rec = await insertRecord(c, app.config, importer, { type, title, schemaVersion: newest });
-        const before = problems.length;
-        const changes = await applyOrCollect(c, app, importer, rec.ref, assignments, origin, where, problems);
-        // Name the column of each problem as well as the field.
-        for (let k = before; k < problems.length; k++) {
-          const id = /^row \d+: ([a-z0-9_]+)/.exec(problems[k]!)?.[1];
-          const col = map.findIndex((m) => m && typeof m !== 'string' && m.id === id);
-          if (col >= 0) problems[k] = problems[k]!.replace(`${where}: `, `${where}, ${colName(col, format)}: `);
-        }
-        imported.push({ ref: rec.ref, values: changes.length, parties: [] });
-      }
     }
     if (problems.length) fail(file, problems);
     return imported;
@@ -246,7 +131,7 @@ export async function importRecords(app: App, actor: Actor, type: string, file: 
 
 // ---- values of one record -----------------------------------------------------------------------
 
-export async function importFields(app: App, actor: Actor, ref: string, file: string, opts: { format?: string | undefined } = {}): Promise<{ ref: string; changes: FieldChange[] }> {
+export async function importFields(app: App, actor: Actor, ref: string, file: string, opts: ImportOptions = {}): Promise<{ ref: string; changes: FieldChange[] }> {
   const format = formatOf(file, opts.format);
   const origin = path.basename(file);
   const importer: Actor = { id: `import:${origin}`, source: 'import' };
@@ -262,9 +147,11 @@ export async function importFields(app: App, actor: Actor, ref: string, file: st
       return { ref: ctx.record.ref, changes };
     }
     // A sheet: one row per section; the "recipient" column (empty: base) says which.
-    const sheet = await readSheet(file, format);
-    const { map, problems: headerProblems } = mapHeader(ctx.schema, sheet.header, format, ['recipient', 'ref', 'title', 'status', 'schema_version']);
-    if (headerProblems.length) fail(file, headerProblems);
+    const sheet = await readSheet(file, format, opts);
+    const header = mapHeader(ctx.schema, sheet.header, format, ['recipient', 'ref', 'title', 'status', 'schema_version']);
+    handleUnknown(file, header, opts);
+    if (header.problems.length) fail(file, header.problems);
+    const { map } = header;
     const changes: FieldChange[] = [];
     for (const row of sheet.rows) {
       let party: string | null = null;
@@ -285,6 +172,11 @@ export async function importFields(app: App, actor: Actor, ref: string, file: st
 // ---- export ---------------------------------------------------------------------------------------
 
 const FIXED = ['ref', 'title', 'status', 'schema_version'] as const;
+
+/** The header row: fixed columns and field labels in the configured language (import reads them back). */
+function exportHeader(fields: FieldDef[], lang: Language): string[] {
+  return [...FIXED.map((k) => SPECIAL_NAMES[k][lang]), ...fieldHeaders(fields, lang)];
+}
 
 /** For a cell: what Excel shows well (numbers as numbers, dates as dates), tables as JSON text. */
 function xlsxCell(f: FieldDef, v: FieldValue): ExcelJS.CellValue {
@@ -325,24 +217,29 @@ export async function exportRecords(app: App, type: string, opts: { format: 'csv
     if (!values.has(r.record_id)) values.set(r.record_id, new Map());
     values.get(r.record_id)!.set(r.field_id, r.value);
   }
-  const fixed = (r: RecordRow) => [r.ref, r.title ?? '', r.status, r.schema_version ?? ''];
+  const lang = app.config.language;
+  const statusLabel = (s: string) => app.config.recordTypes[type]?.statuses[s]?.[lang] ?? s;
+  const fixed = (r: RecordRow) => [r.ref, r.title ?? '', statusLabel(r.status), r.schema_version ?? ''];
+  const header = exportHeader(fields, lang);
   if (opts.format === 'csv') {
-    const lines = [[...FIXED, ...fields.map((f) => f.id)]];
+    const lines = [header];
     for (const r of records) lines.push([...fixed(r).map(String), ...fields.map((f) => csvCell(f, values.get(r.id)?.get(f.id) ?? null))]);
     // A BOM and semicolons: what Excel in a Russian locale opens correctly with a double click.
     await writeFile(opts.out, excelCsv(lines));
   } else {
+    const { default: ExcelJS } = await import('exceljs');
     const wb = new ExcelJS.Workbook();
     wb.creator = 'Dossier';
     const ws = wb.addWorksheet(type, { views: [{ state: 'frozen', xSplit: 1, ySplit: 1 }] });
-    ws.addRow([...FIXED, ...fields.map((f) => f.id)]);
+    ws.addRow(header);
     fields.forEach((f, i) => {
       const c = ws.getRow(1).getCell(FIXED.length + i + 1);
-      c.note = `${f.label.ru}\n${f.label.en}\n(${f.type}${f.required ? ', required' : ''})`;
+      // The note names the field for whoever maps columns by hand: its id and both labels.
+      c.note = `${f.id}\n${f.label.ru}\n${f.label.en}\n(${f.type}${f.required ? ', required' : ''})`;
       const col = ws.getColumn(FIXED.length + i + 1);
       if (f.type === 'money') col.numFmt = '#,##0.00';
       if (f.type === 'date') col.numFmt = 'dd.mm.yyyy';
-      col.width = Math.min(40, Math.max(12, f.id.length + 2));
+      col.width = Math.min(40, Math.max(12, header[FIXED.length + i]!.length + 2));
     });
     ws.getRow(1).font = { bold: true };
     for (const r of records) ws.addRow([...fixed(r), ...fields.map((f) => xlsxCell(f, values.get(r.id)?.get(f.id) ?? null))]);

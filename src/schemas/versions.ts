@@ -1,5 +1,6 @@
 import type { FieldDef, FieldType, SchemaVersion } from './types.js';
 import type { SchemaProblem } from './load.js';
+import { sameValue } from './same.js';
 
 // Rules between the versions of one record type: values typed under an older version must still
 // read under every later one.
@@ -43,7 +44,9 @@ export function crossVersionProblems(versions: SchemaVersion[]): SchemaProblem[]
 export interface FieldChange { id: string; label: string; what: string[] }
 export interface SchemaDiff { added: FieldDef[]; retired: FieldDef[]; changed: FieldChange[] }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+// By meaning, not by JSON text: a published version comes back from PostgreSQL's jsonb with its keys
+// reordered ({en, ru} for {ru, en}), a draft from its YAML file; both mean the same field.
+const same = sameValue;
 
 export function diffVersions(a: SchemaVersion, b: SchemaVersion): SchemaDiff {
   const diff: SchemaDiff = { added: [], retired: [], changed: [] };
@@ -59,10 +62,11 @@ export function diffVersions(a: SchemaVersion, b: SchemaVersion): SchemaDiff {
     }
     const what: string[] = [];
     if (fa.type !== fb.type) what.push(`type ${fa.type} → ${fb.type}`);
-    if (!same(fa.label, fb.label)) what.push(`label «${fa.label.ru}» → «${fb.label.ru}»`);
-    if (fa.required !== fb.required) what.push(fb.required ? 'now required' : 'no longer required');
+    if (!same(fa.label, fb.label)) what.push(fa.label.ru === fb.label.ru ? `English label «${fa.label.en}» → «${fb.label.en}»` : `label «${fa.label.ru}» → «${fb.label.ru}»`);
+    if (!same(fa.hint, fb.hint)) what.push('hint');
+    if (Boolean(fa.required) !== Boolean(fb.required)) what.push(fb.required ? 'now required' : 'no longer required');
     if (fa.scope !== fb.scope) what.push(`scope ${fa.scope} → ${fb.scope}`);
-    if (fa.overridable !== fb.overridable) what.push(fb.overridable ? 'now overridable' : 'no longer overridable');
+    if (Boolean(fa.overridable) !== Boolean(fb.overridable)) what.push(fb.overridable ? 'now overridable' : 'no longer overridable');
     if (!same(fa.validation, fb.validation)) what.push(`validation ${JSON.stringify(fa.validation ?? {})} → ${JSON.stringify(fb.validation ?? {})}`);
     if (!same(fa.format, fb.format)) what.push('format hints');
     if (!same(fa.options, fb.options)) {
