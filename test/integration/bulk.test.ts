@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,36 +29,65 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 describe('export and import of many fields', () => {
-  it('round-trips a 300+-field deal through XLSX: every base value comes back the same', async () => {
+  it('round-trips a 300+-field deal through XLSX: Russian headers, and re-importing updates the record instead of copying it', async () => {
     const file = path.join(work, 'deals.xlsx');
     const e = await dossier(['export', 'deal', '--format', 'xlsx', '-o', file, '--json'], env);
     expect(e.json()).toMatchObject({ records: 1 });
     expect(e.json().fields).toBeGreaterThanOrEqual(300);
 
-    // What a person opening the file sees: ids in the header, labels in the notes, a real date cell.
+    // What a person opening the file sees: Russian labels in the header (a label several fields share
+    // carries the field id), the id and both labels in the notes, a real date cell.
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(file);
     const ws = wb.worksheets[0]!;
-    const header = (ws.getRow(1).values as unknown[]).slice(1);
-    expect(header.slice(0, 4)).toEqual(['ref', 'title', 'status', 'schema_version']);
-    const col = header.indexOf('borrower_birth_date') + 1;
+    const header = (ws.getRow(1).values as unknown[]).slice(1) as string[];
+    expect(header.slice(0, 4)).toEqual(['Номер', 'Название', 'Статус', 'Версия схемы']);
+    expect(header).toContain('Сумма кредита');
+    expect(header.filter((h) => h.startsWith('Индекс ('))).not.toHaveLength(0);
+    expect(new Set(header).size).toBe(header.length);
+    expect(header.some((h) => /^[a-z_]+$/.test(h))).toBe(false);
+    const col = header.indexOf('Дата рождения') + 1;
+    expect(col).toBeGreaterThan(0);
     expect(ws.getRow(2).getCell(col).value).toBeInstanceOf(Date);
-    expect(String(ws.getRow(1).getCell(header.indexOf('loan_amount') + 1).note)).toContain('Сумма кредита');
+    expect(String(ws.getRow(1).getCell(header.indexOf('Сумма кредита') + 1).note)).toContain('loan_amount');
 
-    const imported = await dossier(['record', 'import', 'deal', file, '--json'], env);
-    expect(imported.stderr).toBe('');
-    const copy = imported.json()[0].ref;
-    expect(copy).not.toBe(original);
-    const [a, b] = [await baseValues(original), await baseValues(copy)];
+    const before = await refs('deal');
+    const again = await dossier(['record', 'import', 'deal', file, '--json'], env);
+    expect(again.stderr).toBe('');
+    expect(again.json()).toEqual([{ ref: original, values: 0, parties: [], updated: true }]);
+    expect(await refs('deal')).toEqual(before);
+
+    // An edited cell is the one change; a row with its ref cleared is a new record.
+    const amount = header.indexOf('Сумма кредита') + 1;
+    ws.getRow(2).getCell(amount).value = 3_500_000;
+    const copyRow = ws.addRow((ws.getRow(2).values as unknown[]).slice(1));
+    copyRow.getCell(1).value = null;
+    await wb.xlsx.writeFile(file);
+    const edited = await dossier(['record', 'import', 'deal', file, '--json'], env);
+    expect(edited.stderr).toBe('');
+    const [upd, fresh] = edited.json() as { ref: string; values: number; updated?: boolean }[];
+    expect(upd).toEqual({ ref: original, values: 1, parties: [], updated: true });
+    expect(fresh!.ref).not.toBe(original);
+    expect(fresh!.updated).toBeUndefined();
+    const [a, b] = [await baseValues(original), await baseValues(fresh!.ref)];
+    expect(a.loan_amount).toBe('3500000.00');
     expect(Object.keys(b).length).toBeGreaterThanOrEqual(300);
     expect(b).toEqual(a);
+    const history = (await dossier(['record', 'history', original, '--json'], env)).json().events as { kind: string; field: string | null; old_value: unknown; new_value: unknown }[];
+    expect(history.filter((h) => h.kind === 'field_set' && h.field === 'loan_amount').at(-1)).toMatchObject({ new_value: '3500000.00' });
   });
 
   it('round-trips through CSV as Excel in a Russian locale writes it', async () => {
     const file = path.join(work, 'deals.csv');
     await dossier(['export', 'deal', '--format', 'csv', '-o', file], env);
+    const text = await readFile(file, 'utf8');
+    expect(text.split('\r\n')[0]).toMatch(/^\uFEFFНомер;Название;Статус;Версия схемы;/);
+    // Without the ref column every row is a new record with the same values.
+    const rows = text.replace(/^\uFEFF/, '').split('\r\n').filter(Boolean).map((l) => l.replace(/^[^;]*;/, ''));
+    const noRef = path.join(work, 'deals-noref.csv');
+    await writeFile(noRef, rows.join('\r\n') + '\r\n');
     const count = (await refs('deal')).length;
-    const r = await dossier(['record', 'import', 'deal', file, '--json'], env);
+    const r = await dossier(['record', 'import', 'deal', noRef, '--json'], env);
     expect(r.stderr).toBe('');
     expect(r.json()).toHaveLength(count);
     expect(await baseValues(r.json()[0].ref)).toEqual(await baseValues(original));
@@ -84,11 +113,39 @@ describe('export and import of many fields', () => {
     expect(Number(next.slice(-5))).toBe(Number(before.at(-1)!.slice(-5)) + 1);
   });
 
-  it('reports an unknown column by name', async () => {
+  it('ignores an unknown column and says so; --strict refuses the file', async () => {
     const file = path.join(work, 'unknown.csv');
-    await writeFile(file, 'title;borrower_last_name;shoe_size\nX;Иванов;44\n');
-    const r = await dossier(['record', 'import', 'deal', file], env);
+    await writeFile(file, 'Название;Фамилия;shoe_size\nX;Иванов;44\n');
+    const r = await dossier(['record', 'import', 'deal', file, '--json'], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('unknown.csv: 1 column(s) ignored');
     expect(r.stderr).toContain('column 3 "shoe_size": no field with this id or label in deal v2');
+    expect((await baseValues(r.json()[0].ref)).borrower_last_name).toBe('Иванов');
+
+    const before = await refs('deal');
+    const strict = await dossier(['record', 'import', 'deal', file, '--strict'], env);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('error IMPORT_INVALID: unknown.csv: 1 problem(s); nothing was imported');
+    expect(strict.stderr).toContain('column 3 "shoe_size"');
+    expect(await refs('deal')).toEqual(before);
+  });
+
+  it('refuses a label that several fields share unless the column names the field', async () => {
+    const file = path.join(work, 'ambiguous.csv');
+    await writeFile(file, 'Название;Улица\nX;Ленина\n');
+    const r = await dossier(['record', 'import', 'deal', file], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/column 2 "Улица": several fields have this label \([a-z_]+, [a-z_]+/);
+  });
+
+  it('refuses a ref that names no record, and a ref given twice', async () => {
+    const file = path.join(work, 'refs.csv');
+    await writeFile(file, `Номер;Фамилия\nDL-2001-00999;Иванов\n${original};Петров\n${original.toLowerCase()};Сидоров\n`);
+    const r = await dossier(['record', 'import', 'deal', file], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('row 2, column 1: there is no record DL-2001-00999');
+    expect(r.stderr).toContain(`row 4, column 1: ${original} is already on row 3`);
+    expect((await baseValues(original)).borrower_last_name).not.toBe('Петров');
   });
 
   it('imports values of one record from a sheet with a recipient column', async () => {
