@@ -63,7 +63,8 @@ export function dossierHome(dir) {
   const home = path.join(dir, 'home');
   const templates = path.join(dir, 'templates');
   cpSync(path.join(root, 'templates'), templates, { recursive: true });
-  const env = { ...process.env, DOSSIER_HOME: home, DOSSIER_TEMPLATES__DIR: templates, DOSSIER_USER: 'bench' };
+  // Idle 0: the embedded server stops with the benchmark's last command (not minutes later, its home gone).
+  const env = { ...process.env, DOSSIER_HOME: home, DOSSIER_TEMPLATES__DIR: templates, DOSSIER_USER: 'bench', DOSSIER_DATABASE__EMBEDDED_IDLE_SECONDS: '0' };
   // A DATABASE_URL from the shell would point the benchmark at someone's real database.
   delete env.DATABASE_URL;
   // Run from the temp dir, so that no dossier.config.yaml of the working copy (a developer's home,

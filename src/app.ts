@@ -58,7 +58,7 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
   if (config.database.url) {
     db = createPool({ connectionString: config.database.url, application_name: `dossier:${process.pid}` }, config.database.poolSize);
   } else {
-    embedded = await startEmbedded(home, options.onLog ? { onLog: options.onLog } : {});
+    embedded = await startEmbedded(home, { idleSeconds: config.database.embeddedIdleSeconds, ...(options.onLog ? { onLog: options.onLog } : {}) });
     db = createPool(embedded.connection, config.database.poolSize);
   }
   let closing: Promise<void> | null = null;

@@ -423,6 +423,19 @@ export function buildProgram(cli: CliEnv): Command {
       ),
     );
 
+  db.command('stop')
+    .description('stop the embedded PostgreSQL server now (it otherwise stays up database.embeddedIdleSeconds after the last command)')
+    .action(async (_o: unknown, cmd: Command) => {
+      // Not through action(): opening the app would start the server.
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const { loadConfig } = await import('../config/load.js');
+      const { config, home } = loadConfig({ configPath: g.config, env: cli.env, cwd: cli.cwd });
+      if (config.database.url) throw new DossierError('USAGE', 'This configuration uses a PostgreSQL server of its own (database.url), not the embedded one.', { hint: 'Stop that server with its own tools.' });
+      const { stopEmbedded } = await import('../db/embedded.js');
+      const r = await stopEmbedded(home);
+      io.out(g.json ? toJson(r) : r.stopped ? `Stopped the embedded PostgreSQL server (${r.data}).` : `The embedded PostgreSQL server of ${home} was not running.`);
+    });
+
   program
     .command('report')
     .description('deals and claims by status, days to each bank\'s/insurer\'s decision and to the final status, decisions, mail delivery and intake')

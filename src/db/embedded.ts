@@ -1,9 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { DossierError } from '../errors.js';
@@ -128,10 +129,17 @@ export interface EmbeddedHandle {
 
 export interface EmbeddedOptions {
   onLog?: (line: string) => void;
+  /**
+   * How long the server stays up after the last Dossier process is done with it (database.embeddedIdleSeconds),
+   * so that a person typing one command after another does not wait for its start each time. 0: the
+   * last one out stops it at once.
+   */
+  idleSeconds?: number;
 }
 
 export async function startEmbedded(home: string, options: EmbeddedOptions = {}): Promise<EmbeddedHandle> {
   const log = options.onLog ?? (() => {});
+  const idleSeconds = options.idleSeconds ?? 0;
   const as = runAs();
   const bins = await reachableBinaries(await locateBinaries(), as);
   const where = await layout(home, as);
@@ -201,11 +209,101 @@ export async function startEmbedded(home: string, options: EmbeddedOptions = {})
         }
         await presence.end().catch(() => {});
         if (others > 0) return { stopped: false };
+        if (idleSeconds > 0 && existsSync(path.join(where.data, 'postmaster.pid'))) {
+          await scheduleIdleStop(home, where, idleSeconds);
+          return { stopped: false };
+        }
         await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});
         return { stopped: true };
       });
     };
 
     return { layout: where, connection: { ...base, database: EMBEDDED_DATABASE }, startedHere, release };
+  });
+}
+
+// ---- keeping the server warm between commands ------------------------------------------------------
+// The last process out, instead of stopping the server, writes when it may stop (<root>/idle-until)
+// and makes sure one small detached process (dist/db/idle-stopper.js, which loads only this module
+// and pg) is waiting for that moment. Each later command that ends moves the moment on. When it
+// comes, the stopper takes the cluster's lock, and stops the server only when no Dossier process is
+// connected and nobody moved the moment; otherwise it leaves (the next last one out starts another).
+// The data directory gone (a temporary home removed): the server is stopped through its pid.
+
+const idleFiles = (where: EmbeddedLayout) => ({ until: path.join(where.root, 'idle-until'), pid: path.join(where.root, 'idle-stopper.pid') });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function scheduleIdleStop(home: string, where: EmbeddedLayout, idleSeconds: number): Promise<void> {
+  const files = idleFiles(where);
+  await writeFile(files.until, String(Date.now() + idleSeconds * 1000));
+  const running = Number.parseInt(await readFile(files.pid, 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(running) && running > 0 && alive(running)) return;
+  const postmaster = Number((await readFile(path.join(where.data, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]) || 0;
+  const script = fileURLToPath(new URL('./idle-stopper.js', import.meta.url));
+  const child = spawn(process.execPath, [script, path.resolve(home), String(postmaster)], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });
+  child.unref();
+  await writeFile(files.pid, String(child.pid));
+}
+
+/** The stopper's loop (run by idle-stopper.js): wait for the moment, then stop the server if nobody uses it. */
+export async function idleStopper(home: string, postmasterPid: number): Promise<void> {
+  const as = runAs();
+  const bins = await reachableBinaries(await locateBinaries(), as);
+  const where = await layout(home, as);
+  const files = idleFiles(where);
+  const until = async () => Number(await readFile(files.until, 'utf8').catch(() => '0')) || 0;
+  for (;;) {
+    const wait = (await until()) - Date.now();
+    if (wait > 0) {
+      await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+      continue;
+    }
+    if (!existsSync(where.root)) {
+      // The home was removed with the server still up: nothing will ever use it again.
+      if (postmasterPid > 0 && alive(postmasterPid)) process.kill(postmasterPid, 'SIGINT');
+      return;
+    }
+    const done = await withFileLock(where.lock, async () => {
+      if ((await until()) > Date.now()) return false;
+      if (!existsSync(path.join(where.data, 'postmaster.pid'))) return true;
+      let others = 0;
+      try {
+        const socket = await runningSocket(where.data);
+        const c = new pg.Client({ host: socket.host, port: socket.port, user: EMBEDDED_USER, database: 'postgres', application_name: 'dossier-idle-stopper' });
+        await c.connect();
+        try {
+          others = Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'dossier:%'")).rows[0]!.n);
+        } finally {
+          await c.end().catch(() => {});
+        }
+      } catch {
+        others = 0;
+      }
+      if (others === 0) await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});
+      await rm(files.pid, { force: true });
+      return true;
+    }).catch(() => true);
+    if (done) return;
+  }
+}
+
+/** Stops the embedded server of a home now, whoever started it (dossier db stop). */
+export async function stopEmbedded(home: string): Promise<{ stopped: boolean; data: string }> {
+  const as = runAs();
+  const bins = await reachableBinaries(await locateBinaries(), as);
+  const where = await layout(home, as);
+  return withFileLock(where.lock, async () => {
+    if (!existsSync(path.join(where.data, 'postmaster.pid'))) return { stopped: false, data: where.data };
+    await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']);
+    await rm(idleFiles(where).until, { force: true });
+    return { stopped: true, data: where.data };
   });
 }

@@ -21,8 +21,9 @@ const ids = (user: string) => ({
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function start(args: string[], home: string, opts: { stdin?: 'pipe' | 'ignore'; asNobody?: boolean } = {}) {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DOSSIER_HOME: home, DOSSIER_USER: 'embedded-test' };
+function start(args: string[], home: string, opts: { stdin?: 'pipe' | 'ignore'; asNobody?: boolean; idleSeconds?: number } = {}) {
+  // Idle 0 unless a test asks: these tests check that the last process out stops the server.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DOSSIER_HOME: home, DOSSIER_USER: 'embedded-test', DOSSIER_DATABASE__EMBEDDED_IDLE_SECONDS: String(opts.idleSeconds ?? 0) };
   const [cmd, ...rest] = opts.asNobody ? [...asNobody(), process.execPath, binForNobody(), ...args] : [process.execPath, bin, ...args];
   const child = spawn(cmd!, rest, { env, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -33,7 +34,7 @@ function start(args: string[], home: string, opts: { stdin?: 'pipe' | 'ignore'; 
   return { child, done };
 }
 
-const run = (args: string[], home: string, opts: { asNobody?: boolean } = {}) => start(args, home, opts).done;
+const run = (args: string[], home: string, opts: { asNobody?: boolean; idleSeconds?: number } = {}) => start(args, home, opts).done;
 
 /** The data directory of home's cluster (it may have moved to /var/lib/dossier when nobody cannot reach home). */
 const asNobody = () => ['setpriv', `--reuid=${ids('nobody').uid}`, `--regid=${ids('nobody').gid}`, '--clear-groups', '--'];
@@ -138,6 +139,34 @@ describe('embedded PostgreSQL default', () => {
     expect(created).toMatchObject({ code: 0, stdout: `DL-${year}-00001`, stderr: expect.not.stringContaining('error') });
     expect((await run(['record', 'list', '--json'], home, { asNobody: isRoot })).stdout).toContain(`DL-${year}-00001`);
     expect(statSync(dataDir(home)).uid).toBe(isRoot ? ids('nobody').uid : process.getuid!());
+    expectStopped(home);
+  });
+
+  it('stays up for database.embeddedIdleSeconds after the last command, so the next one finds it running; db stop stops it', async () => {
+    const home = await tempDir('dossier-embedded-warm-');
+    expect((await run(['record', 'create', 'deal'], home, { idleSeconds: 600 })).code).toBe(0);
+    const data = dataDir(home);
+    const servers = serversOn(data);
+    expect(servers).not.toEqual([]);
+    expect(existsSync(path.join(data, 'postmaster.pid'))).toBe(true);
+    // The next command uses the same server process (it started nothing) and leaves it up again.
+    const listed = await run(['record', 'list', '--json'], home, { idleSeconds: 600 });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toHaveLength(1);
+    expect(serversOn(data)[0]).toBe(servers[0]);
+    const stopped = await run(['db', 'stop'], home, { idleSeconds: 600 });
+    expect(stopped).toMatchObject({ code: 0, stdout: expect.stringContaining('Stopped the embedded PostgreSQL server') });
+    expectStopped(home);
+    expect((await run(['db', 'stop'], home)).stdout).toContain('was not running');
+  });
+
+  it('stops by itself once the idle time has passed with no command', async () => {
+    const home = await tempDir('dossier-embedded-idle-');
+    expect((await run(['record', 'create', 'deal'], home, { idleSeconds: 1 })).code).toBe(0);
+    const data = dataDir(home);
+    // Not a bound on speed: poll for the stopper's work, with a deadline only so that a broken
+    // stopper fails the test instead of hanging it.
+    for (let i = 0; i < 600 && existsSync(path.join(data, 'postmaster.pid')); i++) await sleep(100);
     expectStopped(home);
   });
 });
