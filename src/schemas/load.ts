@@ -23,7 +23,13 @@ const FORMAT_KEYS = new Set(['case', 'currency', 'digits', 'mask', 'placeholder'
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export interface LoadResult { schema: SchemaVersion | null; problems: SchemaProblem[] }
+export interface LoadResult {
+  schema: SchemaVersion | null;
+  problems: SchemaProblem[];
+  /** What could be read even with problems: the checks between versions still run on it, so that
+   *  validate reports those problems too instead of hiding them behind the first ones. */
+  partial?: SchemaVersion;
+}
 
 export function sha256Of(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
@@ -172,15 +178,12 @@ export function parseSchemaText(text: string, file: string, expected: { type: st
       const fp = [...p, 'fields', i];
       const f = isObj(rawField) ? rawField : {};
       const id = typeof f.id === 'string' ? f.id : '';
-      if (!ID.test(id)) {
-        at(fp, `field id "${id}" must be lower-case letters, digits and _, starting with a letter`);
-        return;
-      }
+      // A bad or repeated id is one problem; the rest of the field is still checked and reported.
+      const badId = !ID.test(id);
+      if (badId) at(fp, `field id "${id}" must be lower-case letters, digits and _, starting with a letter`, id || undefined);
       for (const k of Object.keys(f)) if (!FIELD_KEYS.has(k)) at([...fp, k], `unknown key "${k}"`, id);
-      if (fields.has(id)) {
-        at(fp, `field id "${id}" is used twice in this version (also on line ${fields.get(id)!.line})`, id);
-        return;
-      }
+      const repeated = !badId && fields.has(id);
+      if (repeated) at(fp, `field id "${id}" is used twice in this version (also on line ${fields.get(id)!.line})`, id);
       const t = fieldType(f.type, [...fp, 'type'], id);
       const scope = recipientKind ? 'recipient' : f.scope === undefined ? 'base' : f.scope;
       if (scope !== 'base' && scope !== 'recipient') at([...fp, 'scope'], 'scope must be base or recipient', id);
@@ -224,6 +227,7 @@ export function parseSchemaText(text: string, file: string, expected: { type: st
           });
         }
       } else if (f.columns !== undefined) at([...fp, 'columns'], 'columns apply only to table fields', id);
+      if (badId || repeated) return;
       fields.set(id, def);
       sectionDef.fields.push(def);
     });
@@ -245,8 +249,8 @@ export function parseSchemaText(text: string, file: string, expected: { type: st
     }
   }
 
-  if (problems.length) return { schema: null, problems };
   const schema: SchemaVersion = { type: type as string, version: version as number, title, sections, fields, file, sha256: sha256Of(text) };
   if (typeof root.notes === 'string') schema.notes = root.notes;
+  if (problems.length) return { schema: null, problems, partial: schema };
   return { schema, problems };
 }

@@ -119,7 +119,9 @@ export class SchemaRegistry {
     for (const f of files) {
       const r = loadSchemaFile(f.file);
       problems.push(...r.problems);
-      if (r.schema) byType.set(f.type, [...(byType.get(f.type) ?? []), r.schema]);
+      // A file with problems still takes part in the checks between versions (with what could be read).
+      const readable = r.schema ?? (r.partial && r.partial.version === f.version && r.partial.type === f.type ? r.partial : null);
+      if (readable) byType.set(f.type, [...(byType.get(f.type) ?? []), readable]);
     }
     for (const versions of byType.values()) problems.push(...crossVersionProblems(versions));
     const published = await this.publishedRows(type);

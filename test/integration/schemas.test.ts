@@ -102,6 +102,56 @@ describe('schema files', () => {
   });
 });
 
+describe('admins editing a draft', () => {
+  it('schema diff against a version not yet published compares by meaning: a plain copy has no changes', async () => {
+    const d = path.join(await tempDir(), 'schemas');
+    await cp(fieldSchemasDir, d, { recursive: true });
+    const v2 = await readFile(path.join(d, 'deal', 'v2.yaml'), 'utf8');
+    await writeFile(path.join(d, 'deal', 'v3.yaml'), v2.replace('version: 2', 'version: 3'));
+    const db2 = await createTestDatabase();
+    try {
+      const e = testEnv(db2.url, await tempDir(), { DOSSIER_SCHEMAS__DIR: d });
+      // v2 comes from the database (jsonb, keys reordered), v3 from its YAML file.
+      const same = await dossier(['schema', 'diff', 'deal', 'v2', 'v3', '--json'], e);
+      expect(same.code).toBe(0);
+      expect(same.json()).toMatchObject({ from: 2, to: 3, added: [], retired: [], changed: [] });
+      expect((await dossier(['schema', 'diff', 'deal', 'v2', 'v3'], e)).stdout).toMatch(/^deal v2 → v3: 0 added, 0 retired, 0 changed/);
+
+      // One real change of each kind is reported once.
+      await writeFile(
+        path.join(d, 'deal', 'v3.yaml'),
+        v2.replace('version: 2', 'version: 3').replace('Сумма кредита', 'Сумма кредита в рублях').replace(/(- id: has_criminal_record\n(\s+)type: boolean)/, '$1\n$2required: true'),
+      );
+      const diff = (await dossier(['schema', 'diff', 'deal', 'v2', 'v3', '--json'], e)).json() as { changed: { id: string; what: string[] }[] };
+      expect(diff.changed.map((c) => c.id).sort()).toEqual(['has_criminal_record', 'loan_amount']);
+      expect(diff.changed.find((c) => c.id === 'loan_amount')!.what).toEqual(['label «Сумма кредита» → «Сумма кредита в рублях»']);
+      expect(diff.changed.find((c) => c.id === 'has_criminal_record')!.what).toEqual(['now required']);
+    } finally {
+      await db2.drop();
+    }
+  });
+
+  it("schema validate reports every problem: all of a field's, past a bad or repeated id, and those between versions", async () => {
+    const err = await schemaProblems({
+      'deal/v3.yaml': v3(`      - { id: Bad-Id, type: colour, label: { ru: Плохо }, colour: red }
+      - { id: x_one, type: text, label: { ru: Один, en: One } }
+      - { id: x_one, type: money, label: { ru: Два }, validation: { pattern: "[" } }
+`),
+    });
+    // The field with the bad id: its id, its type, its label and its unknown key.
+    expect(err).toMatch(/v3\.yaml:8 \[Bad-Id\]: field id "Bad-Id" must be lower-case/);
+    expect(err).toMatch(/v3\.yaml:8 \[Bad-Id\]: unknown type "colour"/);
+    expect(err).toMatch(/v3\.yaml:8 \[Bad-Id\]: label needs both ru and en text/);
+    expect(err).toMatch(/\[Bad-Id\]: unknown key "colour"/);
+    // The repeated id: that, and its own problems.
+    expect(err).toMatch(/v3\.yaml:10 \[x_one\]: field id "x_one" is used twice/);
+    expect(err).toMatch(/v3\.yaml:10 \[x_one\]: label needs both ru and en text/);
+    expect(err).toMatch(/\[x_one\]: pattern applies only to text, email and phone fields, not to money/);
+    // And, though the file has problems of its own, the rules between versions still run on it.
+    expect(err).toMatch(/v3\.yaml:1 \[loan_amount\]: field "loan_amount" of v2 is missing/);
+  });
+});
+
 describe('publishing', () => {
   it('publishes a new version; new records use it; its file can no longer change', async () => {
     const v2 = await readFile(path.join(dir, 'deal', 'v2.yaml'), 'utf8');
