@@ -97,4 +97,43 @@ describe('configuration', () => {
     const err = failure(() => loadConfig({ configPath: file, env: {}, cwd }));
     expect((err.details as { problems: string[] }).problems).toEqual([expect.stringContaining('prefix DL is already used by "deal"')]);
   });
+
+  it('takes a mailbox password from the environment, by index or by the mailbox name, as text', async () => {
+    const cwd = await tempDir();
+    const file = path.join(cwd, 'boxes.yaml');
+    await writeFile(
+      file,
+      'intake:\n  mailboxes:\n' +
+        '    - { name: claims, host: imap.example, port: 993, security: tls, user: claims@example, password: from-file }\n' +
+        '    - { name: deals-in, host: imap.example, port: 993, security: tls, user: deals@example, password: from-file }\n',
+    );
+    const { config } = loadConfig({ configPath: file, env: { DOSSIER_INTAKE__MAILBOXES__0__PASSWORD: '12345', DOSSIER_INTAKE__MAILBOXES__DEALS_IN__PASSWORD: 'yes' }, cwd });
+    expect(config.intake.mailboxes.map((m) => [m.name, m.password])).toEqual([['claims', '12345'], ['deals-in', 'yes']]);
+    expect(config.intake.mailboxes[0]!.host).toBe('imap.example'); // the rest of the item is kept
+  });
+
+  it('reads secrets from files: DOSSIER_…_FILE, DATABASE_URL_FILE and passwordFile keys', async () => {
+    const cwd = await tempDir();
+    await writeFile(path.join(cwd, 'smtp.secret'), 's3cr3t\n');
+    await writeFile(path.join(cwd, 'imap.secret'), '007\n');
+    await writeFile(path.join(cwd, 'db.url'), 'postgres://dossier:pw@db.internal/dossier\n');
+    const file = path.join(cwd, 'c.yaml');
+    await writeFile(file, `intake:\n  mailboxes:\n    - { name: claims, host: imap.example, port: 993, security: tls, user: claims@example, passwordFile: ${path.join(cwd, 'imap.secret')} }\n`);
+    const { config } = loadConfig({ configPath: file, env: { DOSSIER_MAIL__SMTP__PASSWORD_FILE: path.join(cwd, 'smtp.secret'), DATABASE_URL_FILE: 'db.url' }, cwd });
+    expect(config.mail.smtp.password).toBe('s3cr3t');
+    expect(config.intake.mailboxes[0]!.password).toBe('007');
+    expect(config.database.url).toBe('postgres://dossier:pw@db.internal/dossier');
+
+    const missing = failure(() => loadConfig({ env: { DOSSIER_MAIL__SMTP__PASSWORD_FILE: '/run/secrets/nope' }, cwd }));
+    expect(missing.code).toBe('CONFIG_INVALID');
+    expect(missing.message).toContain('DOSSIER_MAIL__SMTP__PASSWORD_FILE: cannot read the secret file /run/secrets/nope: ENOENT');
+  });
+
+  it('has a language (Russian by default) and an idle time for the embedded server', async () => {
+    const cwd = await tempDir();
+    expect(loadConfig({ env: {}, cwd }).config.language).toBe('ru');
+    expect(loadConfig({ env: {}, cwd }).config.database.embeddedIdleSeconds).toBe(300);
+    expect(loadConfig({ env: { DOSSIER_LANGUAGE: 'en', DOSSIER_DATABASE__EMBEDDED_IDLE_SECONDS: '0' }, cwd }).config).toMatchObject({ language: 'en', database: { embeddedIdleSeconds: 0 } });
+    expect(failure(() => loadConfig({ env: { DOSSIER_LANGUAGE: 'de' }, cwd })).message).toContain('language');
+  });
 });
