@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import type { Config, Language } from '../config/schema.js';
 import type { Queryable } from '../db/pool.js';
 import type { Label } from '../schemas/types.js';
 
@@ -45,6 +45,8 @@ export interface IntakeStats { total: number; byOutcome: { outcome: string; coun
 
 export interface Report {
   generatedAt: string;
+  /** The language its texts are written in (the configuration's `language`). */
+  language: Language;
   filter: { type: string | null; since: string | null };
   statuses: StatusCount[];
   timings: PartyTiming[];
@@ -183,6 +185,7 @@ export async function gatherReport(q: Queryable, config: Config, filter: ReportF
 
   return {
     generatedAt: new Date().toISOString(),
+    language: config.language,
     filter: { type: filter.type ?? null, since: filter.since?.toISOString() ?? null },
     statuses,
     timings,

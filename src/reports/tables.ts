@@ -1,4 +1,5 @@
 import type { Report } from './gather.js';
+import { reportTexts } from './texts.js';
 
 // The report as tables: one section a table, the same columns whichever way it is written out
 // (the terminal, an XLSX sheet, a CSV file), so the three never disagree about what a column is.
@@ -25,8 +26,8 @@ const text = (header: string): Column => ({ header, kind: 'text' });
 const count = (header: string): Column => ({ header, kind: 'count' });
 const days = (header: string, short: string): Column => ({ header, kind: 'days', short });
 
-/** What the overall row of the timing section says in the party column. */
-export const ALL_PARTIES = '(all)';
+/** What the overall row of the timing section says in the party column (in each language). */
+export const ALL_PARTIES = ['(all)', '(все)'];
 
 function groupsOf(rows: { type: string }[]): Section['groups'] {
   const out: Section['groups'] = [];
@@ -39,59 +40,61 @@ function groupsOf(rows: { type: string }[]): Section['groups'] {
 }
 
 export function reportSections(r: Report): Section[] {
+  const t = reportTexts(r.language);
+  const c = t.col;
   const timingRows = r.timings;
   return [
     {
       id: 'statuses',
-      title: 'Statuses',
-      columns: [text('type'), text('status'), text('label'), text('final'), count('records')],
-      rows: r.statuses.map((s) => [s.type, s.status, s.label.ru, s.final ? 'yes' : '', s.count]),
+      title: t.sections.statuses,
+      columns: [text(c.type), text(c.status), text(c.label), text(c.final), count(c.records)],
+      rows: r.statuses.map((s) => [s.type, s.status, s.label[r.language] ?? s.label.ru, s.final ? t.yes : '', s.count]),
       groups: groupsOf(r.statuses),
     },
     {
       id: 'times',
-      title: 'Times',
+      title: t.sections.times,
       columns: [
-        text('type'),
-        text('party'),
-        text('name'),
-        count('decisions'),
-        days('median days to decision', 'decision med'),
-        days('p90 days to decision', 'decision p90'),
-        count('final'),
-        days('median days to final', 'final med'),
-        days('p90 days to final', 'final p90'),
+        text(c.type),
+        text(c.party),
+        text(c.name),
+        count(c.decisions),
+        days(c.medianDecision, t.short.medianDecision),
+        days(c.p90Decision, t.short.p90Decision),
+        count(c.finals),
+        days(c.medianFinal, t.short.medianFinal),
+        days(c.p90Final, t.short.p90Final),
       ],
-      rows: timingRows.map((t) => [t.type, t.party ?? ALL_PARTIES, t.partyName ?? '', t.decision.count, t.decision.medianDays, t.decision.p90Days, t.final.count, t.final.medianDays, t.final.p90Days]),
+      rows: timingRows.map((x) => [x.type, x.party ?? t.allParties, x.partyName ?? '', x.decision.count, x.decision.medianDays, x.decision.p90Days, x.final.count, x.final.medianDays, x.final.p90Days]),
       groups: groupsOf(timingRows),
     },
     {
       id: 'decisions',
-      title: 'Decisions',
-      columns: [text('type'), text('party'), text('name'), count('approved'), count('declined'), count('more_info'), count('total')],
+      title: t.sections.decisions,
+      columns: [text(c.type), text(c.party), text(c.name), count(c.approved), count(c.declined), count(c.moreInfo), count(c.total)],
       rows: r.decisions.map((d) => [d.type, d.party, d.partyName, d.approved, d.declined, d.more_info, d.total]),
       groups: groupsOf(r.decisions),
     },
     {
       id: 'outbox',
-      title: 'Outbox',
-      columns: [text('measure'), { header: 'value', kind: 'ratio' }],
+      title: t.sections.outbox,
+      columns: [text(c.measure), { header: c.value, kind: 'ratio' }],
       rows: [
-        ['messages', r.outbox.total],
+        [t.outbox.messages, r.outbox.total],
         ...r.outbox.byStatus.map((s): Cell[] => [s.status, s.count]),
-        ['average attempts (tried)', r.outbox.avgAttempts],
-        ['sent with a time', r.outbox.sendTime.count],
-        ['median minutes to send', r.outbox.sendTime.medianMinutes],
-        ['p90 minutes to send', r.outbox.sendTime.p90Minutes],
-        ['average minutes to send', r.outbox.sendTime.avgMinutes],
+        [t.outbox.avgAttempts, r.outbox.avgAttempts],
+        [t.outbox.sentWithTime, r.outbox.sendTime.count],
+        [t.outbox.median, r.outbox.sendTime.medianMinutes],
+        [t.outbox.p90, r.outbox.sendTime.p90Minutes],
+        [t.outbox.avg, r.outbox.sendTime.avgMinutes],
       ],
       groups: [],
     },
     {
       id: 'intake',
-      title: 'Intake',
-      columns: [text('outcome'), count('messages')],
-      rows: [...r.intake.byOutcome.map((o): Cell[] => [o.outcome, o.count]), ['total', r.intake.total]],
+      title: t.sections.intake,
+      columns: [text(c.outcome), count(c.messages)],
+      rows: [...r.intake.byOutcome.map((o): Cell[] => [o.outcome, o.count]), [c.total, r.intake.total]],
       groups: [],
     },
   ];

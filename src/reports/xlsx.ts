@@ -1,7 +1,7 @@
-import ExcelJS from 'exceljs';
 import type { Report } from './gather.js';
 import { addBarCharts, type BarChartSpec } from './chart.js';
 import { ALL_PARTIES, reportSections, type Column, type Section } from './tables.js';
+import { reportTexts, type ReportTexts } from './texts.js';
 
 // The report as a workbook: one sheet a section (header row frozen, bold, filters on), an "About"
 // sheet with the filter and how each figure is measured, and bar charts where a picture says more
@@ -15,7 +15,7 @@ function widthOf(section: Section, i: number): number {
 }
 
 /** The charts of the written sheets: cell ranges follow the rows exactly as reportSections laid them out. */
-export function reportCharts(sections: Section[]): BarChartSpec[] {
+export function reportCharts(sections: Section[], texts: ReportTexts = reportTexts('ru')): BarChartSpec[] {
   const charts: BarChartSpec[] = [];
   const statuses = sections.find((s) => s.id === 'statuses')!;
   const chartCol = statuses.columns.length + 1; // one empty column after the table
@@ -23,7 +23,7 @@ export function reportCharts(sections: Section[]): BarChartSpec[] {
     // Row 1 is the header, so section row k is sheet row k + 2.
     charts.push({
       sheet: statuses.title,
-      title: `Records by status: ${g.type}`,
+      title: texts.chart.byStatus(g.type),
       categories: { sheet: statuses.title, col: 3, row: g.from + 2, toRow: g.to + 2 },
       categoryCache: statuses.rows.slice(g.from, g.to + 1).map((r) => String(r[2])),
       series: [{ name: 'records', nameCell: { sheet: statuses.title, col: 5, row: 1 }, values: { sheet: statuses.title, col: 5, row: g.from + 2, toRow: g.to + 2 }, cache: statuses.rows.slice(g.from, g.to + 1).map((r) => r[4] as number) }],
@@ -38,7 +38,7 @@ export function reportCharts(sections: Section[]): BarChartSpec[] {
     const from = g.from + 1;
     if (from > g.to) continue;
     const rows = times.rows.slice(from, g.to + 1);
-    if (rows[0]?.[1] === ALL_PARTIES) continue;
+    if (ALL_PARTIES.includes(String(rows[0]?.[1]))) continue;
     const series = (col: number) => ({
       name: times.columns[col - 1]!.header,
       nameCell: { sheet: times.title, col, row: 1 },
@@ -47,7 +47,7 @@ export function reportCharts(sections: Section[]): BarChartSpec[] {
     });
     charts.push({
       sheet: times.title,
-      title: `Median days per ${g.type === 'deal' ? 'bank' : g.type === 'claim' ? 'insurer' : 'party'}: ${g.type}`,
+      title: texts.chart.medianPer(g.type),
       categories: { sheet: times.title, col: 3, row: from + 2, toRow: g.to + 2 },
       categoryCache: rows.map((r) => String(r[2] || r[1])),
       series: [series(5), series(8)],
@@ -60,6 +60,8 @@ export function reportCharts(sections: Section[]): BarChartSpec[] {
 
 export async function reportWorkbook(report: Report): Promise<{ bytes: Buffer; sheets: string[]; charts: number }> {
   const sections = reportSections(report);
+  const t = reportTexts(report.language);
+  const { default: ExcelJS } = await import('exceljs');
   const wb = new ExcelJS.Workbook();
   wb.creator = 'Dossier';
   wb.created = new Date(report.generatedAt);
@@ -78,22 +80,22 @@ export async function reportWorkbook(report: Report): Promise<{ bytes: Buffer; s
     });
     if (s.rows.length) ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: s.rows.length + 1, column: s.columns.length } };
   }
-  const about = wb.addWorksheet('About');
+  const about = wb.addWorksheet(t.about.sheet);
   about.addRows([
-    ['Dossier report', ''],
-    ['generated', new Date(report.generatedAt)],
-    ['record type', report.filter.type ?? 'all'],
-    ['records created since', report.filter.since ? new Date(report.filter.since) : 'the beginning'],
-    ['time to decision', "from the record's creation to the first approved/declined in that bank's/insurer's section (a request for documents is not a decision)"],
-    ['time to final', "from the record's creation to its first final status (recordTypes.<type>.final)"],
-    ['per party', "time to final per party counts the records it was a recipient of; the (all) row counts each record once"],
+    [t.about.title, ''],
+    [t.about.generated, new Date(report.generatedAt)],
+    [t.about.type, report.filter.type ?? t.about.all],
+    [t.about.since, report.filter.since ? new Date(report.filter.since) : t.about.beginning],
+    t.about.toDecision,
+    t.about.toFinal,
+    t.about.perParty,
   ]);
   about.getColumn(1).width = 24;
   about.getColumn(2).width = 100;
   about.getColumn(1).font = { bold: true };
   for (const row of [2, 4]) if (about.getCell(row, 2).value instanceof Date) about.getCell(row, 2).numFmt = 'dd.mm.yyyy hh:mm';
 
-  const charts = reportCharts(sections);
+  const charts = reportCharts(sections, t);
   const written = Buffer.from(await wb.xlsx.writeBuffer());
-  return { bytes: addBarCharts(written, charts), sheets: [...sections.map((s) => s.title), 'About'], charts: charts.length };
+  return { bytes: addBarCharts(written, charts), sheets: [...sections.map((s) => s.title), t.about.sheet], charts: charts.length };
 }

@@ -58,7 +58,8 @@ async function reachedAfter(ref: string, status: string, days: number) {
 beforeAll(async () => {
   db = await createTestDatabase();
   work = await tempDir();
-  env = testEnv(db.url, await tempDir(), { DOSSIER_MAIL__TOKEN_SECRET: 'report-token-secret-0123456789abcdef' });
+  // English texts for most tests (the Russian default has a test of its own below).
+  env = testEnv(db.url, await tempDir(), { DOSSIER_MAIL__TOKEN_SECRET: 'report-token-secret-0123456789abcdef', DOSSIER_LANGUAGE: 'en' });
   refs.d1 = (await ok(['record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json'])).json()[0].ref;
   refs.c1 = (await ok(['record', 'import', 'claim', path.join(fixturesDir, 'records', 'claim.json'), '--json'])).json()[0].ref;
   await ok(['record', 'status', refs.d1!, 'submitted']);
@@ -202,7 +203,7 @@ describe('dossier report', () => {
     const text = (await ok(['report'])).stdout;
     expect(text).toMatch(/^Dossier report — deals and claims/);
     for (const heading of ['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake']) expect(text).toMatch(new RegExp(`^${heading}$`, 'm'));
-    expect(text).toMatch(/^deal\s+signed\s+Кредит выдан\s+yes\s+1$/m);
+    expect(text).toMatch(/^deal\s+signed\s+Signed\s+yes\s+1$/m);
     expect(text).toMatch(/^deal\s+bank-sever\s+АО «Банк Северный»\s+3\s+4\.0\s+8\.0\s+2\s+15\.0\s+19\.0$/m);
     expect(text).toMatch(/^deal\s+\(all\)\s+5\s+4\.0\s+7\.8\s+2\s+15\.0\s+19\.0$/m);
     expect(text).toMatch(/^deal\s+bank-volga\s+ПАО «Волга-Кредит Банк»\s+0\s+1\s+1\s+2$/m);
@@ -226,8 +227,8 @@ describe('dossier report', () => {
     expect(times.getColumn(3).width).toBeGreaterThanOrEqual('ПАО «Волга-Кредит Банк»'.length);
     const statuses = wb.getWorksheet('Statuses')!;
     expect(statuses.getRow(1).values).toEqual([undefined, 'type', 'status', 'label', 'final', 'records']);
-    expect(statuses.getRow(6).values).toEqual([undefined, 'deal', 'signed', 'Кредит выдан', 'yes', 1]);
-    expect(statuses.getRow(15).values).toEqual([undefined, 'claim', 'closed', 'Закрыт', 'yes', 1]);
+    expect(statuses.getRow(6).values).toEqual([undefined, 'deal', 'signed', 'Signed', 'yes', 1]);
+    expect(statuses.getRow(15).values).toEqual([undefined, 'claim', 'closed', 'Closed', 'yes', 1]);
     const outbox = wb.getWorksheet('Outbox')!;
     expect(outbox.getRow(7).values).toEqual([undefined, 'bounced', 1]);
 
@@ -260,7 +261,7 @@ describe('dossier report', () => {
     expect(existsSync(path.join(dir, 'report.pdf')), `LibreOffice did not convert the xlsx (is Calc installed? libreoffice-calc-nogui): ${lo.stderr}`).toBe(true);
     const text = await pdfText(path.join(dir, 'report.pdf'));
     expect(text).toContain('АО «Банк Северный»');
-    expect(text).toContain('Кредит выдан');
+    expect(text).toContain('Signed');
     // The chart titles are drawn only when LibreOffice read the chart parts.
     expect(text).toContain('Records by status: deal');
     expect(text).toContain('Median days per bank: deal');
@@ -280,6 +281,38 @@ describe('dossier report', () => {
     expect(rows).toContainEqual(['deal', 'bank-sever', 'АО «Банк Северный»', '3', '4', '8', '2', '15', '19']);
     const outbox = parseCsv((await readFile(path.join(dir, 'outbox.csv'), 'utf8')).slice(1), { delimiter: ';' }) as string[][];
     expect(outbox).toContainEqual(['p90 minutes to send', '12,6']);
+  });
+
+  it('speaks the configured language, Russian by default: headings, sheets, headers, chart titles, CSV headers', async () => {
+    const ru = { ...env };
+    delete ru.DOSSIER_LANGUAGE;
+    const text = (await dossier(['report'], ru)).stdout;
+    expect(text).toMatch(/^Отчёт Dossier — сделки и убытки/);
+    for (const heading of ['Статусы', 'Сроки', 'Решения', 'Отправка', 'Входящие']) expect(text).toMatch(new RegExp(`^${heading}$`, 'm'));
+    expect(text).toMatch(/^тип\s+статус\s+название\s+итоговый\s+записей$/m);
+    expect(text).toMatch(/^deal\s+signed\s+Кредит выдан\s+да\s+1$/m);
+    expect(text).toMatch(/^deal\s+\(все\)\s+5\s+4\.0\s+7\.8/m);
+    expect(text).toMatch(/^медиана минут до отправки\s+7$/m);
+    expect(text).not.toMatch(/Statuses|median days|Records by status/);
+
+    const file = path.join(work, 'report-ru.xlsx');
+    const r = (await dossier(['report', '--format', 'xlsx', '-o', file, '--json'], ru)).json();
+    expect(r.output.sheets).toEqual(['Статусы', 'Сроки', 'Решения', 'Отправка', 'Входящие', 'Об отчёте']);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(file);
+    expect(wb.getWorksheet('Сроки')!.getRow(1).values).toEqual([undefined, 'тип', 'сторона', 'наименование', 'решений', 'медиана дней до решения', 'p90 дней до решения', 'завершено', 'медиана дней до итога', 'p90 дней до итога']);
+    const zip = new PizZip(await readFile(file));
+    const titles = Object.keys(zip.files)
+      .filter((f) => /^xl\/charts\/chart\d+\.xml$/.test(f))
+      .sort()
+      .map((f) => /<a:t>([^<]*)<\/a:t>/.exec(zip.file(f)!.asText())![1]);
+    expect(titles).toEqual(['Записи по статусам: deal', 'Записи по статусам: claim', 'Медиана дней по банкам: deal', 'Медиана дней по страховщикам: claim']);
+    expect(/<c:f>([^<]*)<\/c:f>/.exec(zip.file('xl/charts/chart1.xml')!.asText())![1]!.replace(/&apos;/g, "'")).toBe("'Статусы'!$E$1");
+
+    const dir = path.join(work, 'csv-ru');
+    await dossier(['report', '--format', 'csv', '-o', dir], ru);
+    const rows = parseCsv((await readFile(path.join(dir, 'statuses.csv'), 'utf8')).slice(1), { delimiter: ';' }) as string[][];
+    expect(rows[0]).toEqual(['тип', 'статус', 'название', 'итоговый', 'записей']);
   });
 
   it('refuses a bad date, format or CSV target, saying what to give instead', async () => {

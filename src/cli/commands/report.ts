@@ -7,6 +7,7 @@ import { recordType } from '../../records/records.js';
 import { writeReportCsv } from '../../reports/csv.js';
 import { gatherReport, type Report } from '../../reports/gather.js';
 import { reportSections, type Cell, type Column } from '../../reports/tables.js';
+import { reportTexts } from '../../reports/texts.js';
 import { reportWorkbook } from '../../reports/xlsx.js';
 import { parseDate } from '../../schemas/values.js';
 import { formatTable, formatTime } from '../output.js';
@@ -96,18 +97,16 @@ function show(v: Cell, c: Column): string {
 
 /** The report as text: a heading and a table a section. */
 export function renderTables(r: Report): string {
-  const what = r.filter.type ?? 'deals and claims';
-  const since = r.filter.since ? `, records created since ${formatTime(r.filter.since)}` : '';
-  const out = [`Dossier report — ${what}${since} (${formatTime(r.generatedAt)})`];
-  const empty: Record<string, string> = {
-    times: 'No decisions or final statuses yet.',
-    decisions: 'No decisions yet.',
-  };
+  const t = reportTexts(r.language).terminal;
+  const what = r.filter.type ?? t.dealsAndClaims;
+  const since = r.filter.since ? t.since(formatTime(r.filter.since)) : '';
+  const out = [t.heading(what, since, formatTime(r.generatedAt))];
+  const empty: Record<string, string> = { times: t.empty.times, decisions: t.empty.decisions };
   for (const s of reportSections(r)) {
     out.push('', `${s.title}`);
-    out.push(s.rows.length ? formatTable(s.columns.map((c) => c.short ?? c.header), s.rows.map((row) => row.map((v, i) => show(v, s.columns[i]!)))) : (empty[s.id] ?? 'Nothing.'));
+    out.push(s.rows.length ? formatTable(s.columns.map((c) => c.short ?? c.header), s.rows.map((row) => row.map((v, i) => show(v, s.columns[i]!)))) : (empty[s.id] ?? t.empty.other));
   }
-  out.push('', "Times: days from the record's creation to the first approved/declined of each bank/insurer (decision), and to its first final status (final); med = median.");
+  out.push('', t.footnote);
   return out.join('\n');
 }
 
