@@ -53,6 +53,10 @@ export const ErrorCodes = {
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
+  ATTACHMENT_NOT_FOUND: { exit: 1, title: 'No such attachment on the record' },
+  PARTY_NOT_LINKED: { exit: 1, title: 'The party is not linked to the record' },
+  PACKAGE_ALREADY_SENT: { exit: 1, title: 'The package was already sent' },
+  PACKAGES_INCOMPLETE: { exit: 1, title: 'Some recipients\' packages failed' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
