@@ -2,17 +2,20 @@ import { Command, CommanderError, Option } from 'commander';
 import { cliActor, type App } from '../app.js';
 import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
-import { attach, renderAttach } from './commands/attach.js';
+import { attach, detach, renderAttach, renderDetach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
 import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
-import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
+import { renderIdle, workerForever, workerUntilIdle } from './commands/mail.js';
+import { outboxCancel, outboxList, outboxRetry, renderCancel, renderOutbox } from './commands/outbox.js';
+import { packBuild, packSend, packSendBackground, renderPackBuild, renderQueuedPackages, renderSent, renderShare, sentMails, shareCmd } from './commands/pack.js';
+import { renderWhere, where } from './commands/where.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
 import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFieldView, renderMigrations } from './commands/fields.js';
 import { renderDiff, renderPublish, renderSchemaList, renderSchemaShow, renderValidate, schemaDiff, schemaList, schemaPublish, schemaShow, schemaValidate } from './commands/schema.js';
-import { partyAdd, partyImport, partyList, recordLink, renderImport, renderParties } from './commands/parties.js';
-import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, renderHistory, renderRecord, renderRecordList } from './commands/records.js';
+import { partyAdd, partyEdit, partyImport, partyList, recordLink, renderImport, renderParties, renderPartyEdit, type PartyEditOptions } from './commands/parties.js';
+import { recordCreate, recordFind, recordHistoryCmd, recordList, recordShow, recordStatus, recordUnlink, renderHistory, renderRecord, renderRecordList, renderUnlink, type ListOptions } from './commands/records.js';
 import { doctor, failIfUnhealthy, renderDoctor } from './commands/doctor.js';
 import { renderStatus, status } from './commands/status.js';
 import { renderReport, report } from './commands/report.js';
@@ -65,10 +68,16 @@ export function buildProgram(cli: CliEnv): Command {
     .action(action((app, ref: string) => recordShow(app, ref), renderRecord));
   record
     .command('list')
-    .description('records, oldest first')
+    .description('records, newest first, a page at a time')
     .option('--type <type>', 'only this type')
     .option('--status <status>', 'only this status')
-    .action(action((app, o: { type?: string; status?: string }) => recordList(app, o), renderRecordList));
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <ref>', 'only records older than this one (the next page)')
+    .action(async (o: ListOptions, cmd: Command) => {
+      let home = '';
+      await action(async (app) => ((home = app.home), recordList(app, o)), (rows: Awaited<ReturnType<typeof recordList>>) => renderRecordList(rows, { home }))(cmd);
+    });
   record
     .command('status <ref> <status>')
     .description('move a record to another status (only along the configured transitions)')
@@ -93,6 +102,37 @@ export function buildProgram(cli: CliEnv): Command {
         (r: { ref: string; party: string; role: string; created: boolean }) => `${r.ref}: ${r.party} ${r.created ? 'linked' : 'was already linked'} as ${r.role}`,
       ),
     );
+
+  // ── staff-a (issue 16): corrections, finding, the data home ──
+  record
+    .command('unlink <ref> <party>')
+    .description('take a party off a record (linked by mistake); its earlier mail and events stay in the history')
+    .option('--role <role>', 'only this role (default: every role it has there)')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, ref: string, party: string, o: { role?: string; reason?: string }) => recordUnlink(app, actor(), { ref, party, ...o }), renderUnlink));
+  record
+    .command('find <text>')
+    .description('records where the text appears: reference, title, client or counterparty name, phone, INN/passport, any value, status, date (21.11.2026); newest first')
+    .option('--type <type>', 'only this type')
+    .option('--status <status>', 'only this status')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <ref>', 'only records older than this one (the next page)')
+    .action(action((app, text: string, o: ListOptions) => recordFind(app, text, o), (rows: Awaited<ReturnType<typeof recordFind>>) => renderRecordList(rows, { found: true })));
+  program
+    .command('detach <ref> <attachment>')
+    .description('take an attachment (its # in `record show`) off a record; the file and its history stay')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, ref: string, id: string, o: { reason?: string }) => detach(app, actor(), { ref, id, reason: o.reason }), renderDetach));
+  program
+    .command('where')
+    .description('which data home and configuration files commands run from here use, and why')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const w = where({ configPath: g.config, env: cli.env, cwd: cli.cwd });
+      io.out(g.json ? toJson(w) : renderWhere(w));
+    });
+  // ── end staff-a ──
 
   record
     .command('migrate [ref]')
@@ -200,19 +240,23 @@ export function buildProgram(cli: CliEnv): Command {
     .option('-o, --out <dir>', 'where to write the zips (default: <home>/packages/<ref>)')
     .action(async (ref: string, o: { recipient?: string; all?: boolean; out?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      await action((app) => packBuild(app, actor(), io, Boolean(g.json), ref, o), renderPackBuild)(cmd);
+      // Printed as soon as they are built: a recipient that failed fails the command afterwards.
+      const print = (rows: Parameters<typeof renderPackBuild>[0]) => io.out(g.json ? toJson(rows) : renderPackBuild(rows));
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packBuild(app, actor(), io, Boolean(g.json), ref, o, print));
     });
   pack
     .command('send <ref>')
     .description('build and queue the package email(s): record tag and reply token in the subject, split when too big')
     .option('-r, --recipient <party>', 'one recipient')
     .option('--all', 'every recipient (and lawyer) linked to the record')
-    .option('--dry-run', 'build and show what would be sent, queue nothing')
+    .option('--dry-run', 'show what would be sent; queue, build and record nothing')
+    .option('--again', 'send to recipients whose package already went out (or is queued) once more')
     .option('--background', 'leave building and sending to a running `dossier worker` (returns at once)')
-    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean }, cmd: Command) => {
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; again?: boolean; background?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      if (o.background) await action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
-      else await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
+      if (o.background) return action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
+      const print = (r: Parameters<typeof renderSent>[0]) => io.out(g.json ? toJson(sentMails(r)) : renderSent(r));
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packSend(app, actor(), io, Boolean(g.json), ref, o, print));
     });
   program
     .command('share <ref>')
@@ -228,11 +272,19 @@ export function buildProgram(cli: CliEnv): Command {
     .description('emails and their state (queued, sending, sent, failed, bounced), attempts, last server response')
     .option('--status <status>', 'only this state')
     .option('--ref <ref>', 'only this record')
-    .action(action((app, o: { status?: string; ref?: string }) => outboxList(app, o), renderOutbox));
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <id>', 'only messages older than this one (the next page)')
+    .action(action((app, o: { status?: string; ref?: string; limit?: string; offset?: string; before?: string }) => outboxList(app, o), renderOutbox));
   outbox
     .command('retry <id>')
     .description('queue a failed or bounced email again (the same message, the same Message-ID)')
     .action(action((app, id: string) => outboxRetry(app, actor(), id), (r: { id: number; status: string }) => `Outbox #${r.id} is ${r.status} again; the worker will send it.`));
+  outbox
+    .command('cancel <id>')
+    .description('cancel a queued email before it goes out (not one being sent or already sent)')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, id: string, o: { reason?: string }) => outboxCancel(app, actor(), id, o), renderCancel));
 
   const mail = program.command('mail').description('incoming mail: the intake journal');
   mail
@@ -281,6 +333,18 @@ export function buildProgram(cli: CliEnv): Command {
         (p: { key: string }) => `Added party ${p.key}.`,
       ),
     );
+  const list = (v: string, prev: string[] = []) => [...prev, v];
+  party
+    .command('edit <key>')
+    .description('correct a party: name, addresses, phone, kind, package profile; each change audited')
+    .option('--name <name>', 'the full name')
+    .option('--email <address>', 'its addresses, replacing all (repeat for more)', list)
+    .option('--add-email <address>', 'add an address (repeat for more)', list)
+    .option('--remove-email <address>', 'remove an address (repeat for more)', list)
+    .option('--phone <phone>', 'phone number ("" to clear)')
+    .option('--kind <kind>', 'client, bank, insurer, broker, lessor, workshop, lawyer')
+    .option('--profile <folder>', 'package profile templates/<folder>/package.yaml, for a party with none of its own ("" to clear)')
+    .action(action((app, key: string, o: PartyEditOptions) => partyEdit(app, actor(), key, o), renderPartyEdit));
   party
     .command('list')
     .description('parties, by key')
@@ -296,7 +360,9 @@ export function buildProgram(cli: CliEnv): Command {
     .command('attach <ref> <files...>')
     .description('attach files to a record under a category (stored once by content)')
     .requiredOption('--category <category>', 'scene_photos, police_report, invoices, passport_scans, … (attachments.categories)')
-    .action(action((app, ref: string, files: string[], o: { category: string }) => attach(app, actor(), { ref, files, category: o.category }), renderAttach));
+    .option('--force', 'keep a scan too big for a package email anyway (packages then leave it out, with a warning)')
+    .action(action((app, ref: string, files: string[], o: { category: string; force?: boolean }) => attach(app, actor(), { ref, files, category: o.category, force: o.force }), renderAttach));
+
 
   const db = program.command('db').description('database maintenance');
   db.command('migrate')
@@ -355,6 +421,8 @@ export function buildProgram(cli: CliEnv): Command {
 
 /** Runs the CLI with these arguments and returns the exit code; never calls process.exit. */
 export async function runCli(argv: string[], cli: CliEnv): Promise<number> {
+  // `dossier attach detach …` is `dossier detach …` (attach takes files, so it cannot have subcommands).
+  if (argv[0] === 'attach' && argv[1] === 'detach') argv = argv.slice(1);
   const program = buildProgram(cli);
   const json = argv.includes('--json');
   try {

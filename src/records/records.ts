@@ -144,13 +144,14 @@ export function transitionAllowed(config: Config, type: string, from: string, to
   return (config.recordTypes[type]?.transitions[from] ?? []).includes(to);
 }
 
-export interface Page { limit?: number | undefined; offset?: number | undefined; before?: string | undefined }
+/** --limit/--offset as typed (text) or as numbers; --before a reference or an id. */
+export interface Page { limit?: number | string | undefined; offset?: number | string | undefined; before?: string | undefined }
 export interface FoundRecord extends RecordRow { matched: string[] }
 
 /** Checks --limit/--offset/--before once for every paged list; `before` is a reference or an id. */
 export function checkPage(p: Page): { limit: number; offset: number } {
-  const limit = p.limit ?? 50;
-  const offset = p.offset ?? 0;
+  const limit = p.limit === undefined ? 50 : Number(p.limit);
+  const offset = p.offset === undefined ? 0 : Number(p.offset);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new DossierError('USAGE', `--limit must be a whole number from 1 to 10000, not "${p.limit}".`);
   if (!Number.isInteger(offset) || offset < 0) throw new DossierError('USAGE', `--offset must be a whole number, 0 or more, not "${p.offset}".`);
   if (p.before !== undefined && p.offset) throw new DossierError('USAGE', 'Give either --offset or --before, not both.', { hint: '--before continues after the last row of the previous page; --offset skips rows.' });
@@ -179,7 +180,9 @@ export async function findRecords(q: Queryable, config: Config, filter: ListFilt
   const like = `%${text.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
   const digits = text.replace(/\D/g, '');
   // Digits are compared without spaces and dashes only when the text is mostly a number.
-  const byDigits = digits.length >= 4 && digits.length >= text.replace(/[\s()+-]/g, '').length - 1 ? `%${digits}%` : null;
+  const numeric = digits.length >= 4 && digits.length >= text.replace(/[\s()+-]/g, '').length - 1;
+  // A Russian phone is written +7 916 … or 8 916 …: its last ten digits are the number.
+  const byDigits = numeric ? `%${digits.length === 11 && /^[78]/.test(digits) ? digits.slice(1) : digits}%` : null;
   const iso = isoOf(text) ?? (/^\d{4}-\d{2}-\d{2}$/.test(text) ? text : null);
   const statusKeys = text
     ? Object.values(config.recordTypes).flatMap((t) => Object.entries(t.statuses).filter(([k, l]) => [k, l.ru, l.en].some((s) => s.toLowerCase().includes(text.toLowerCase()))).map(([k]) => k))
