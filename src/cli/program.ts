@@ -76,7 +76,7 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--before <ref>', 'only records older than this one (the next page)')
     .action(async (o: ListOptions, cmd: Command) => {
       let home = '';
-      await action(async (app) => ((home = app.home), recordList(app, o)), (rows: Awaited<ReturnType<typeof recordList>>) => renderRecordList(rows, { home }))(cmd);
+      await action(async (app) => ((home = app.home), recordList(app, o)), (rows: Awaited<ReturnType<typeof recordList>>) => renderRecordList(rows, { home, limit: o.limit }))(cmd);
     });
   record
     .command('status <ref> <status>')
@@ -118,7 +118,9 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--offset <n>', 'skip this many first')
     .option('--before <ref>', 'only records older than this one (the next page)')
-    .action(action((app, text: string, o: ListOptions) => recordFind(app, text, o), (rows: Awaited<ReturnType<typeof recordFind>>) => renderRecordList(rows, { found: true })));
+    .action(async (text: string, o: ListOptions, cmd: Command) => {
+      await action((app) => recordFind(app, text, o), (rows: Awaited<ReturnType<typeof recordFind>>) => renderRecordList(rows, { found: true, limit: o.limit }))(cmd);
+    });
   program
     .command('detach <ref> <attachment>')
     .description('take an attachment (its # in `record show`) off a record; the file and its history stay')
@@ -275,7 +277,9 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--offset <n>', 'skip this many first')
     .option('--before <id>', 'only messages older than this one (the next page)')
-    .action(action((app, o: { status?: string; ref?: string; limit?: string; offset?: string; before?: string }) => outboxList(app, o), renderOutbox));
+    .action(async (o: { status?: string; ref?: string; limit?: string; offset?: string; before?: string }, cmd: Command) => {
+      await action((app) => outboxList(app, o), (rows: Awaited<ReturnType<typeof outboxList>>) => renderOutbox(rows, o.limit))(cmd);
+    });
   outbox
     .command('retry <id>')
     .description('queue a failed or bounced email again (the same message, the same Message-ID)')

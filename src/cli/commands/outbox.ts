@@ -19,14 +19,14 @@ export async function outboxList(app: App, o: OutboxListOptions) {
   return listOutbox(app, { status: o.status, ref: o.ref?.trim().toUpperCase(), ...page, before: o.before === undefined ? undefined : messageNumber(o.before) });
 }
 
-export const renderOutbox = (rows: (OutboxRow & { ref: string | null })[]) =>
+export const renderOutbox = (rows: (OutboxRow & { ref: string | null })[], limit?: string) =>
   rows.length
     ? formatTable(
         ['#', 'record', 'to', 'subject', 'status', 'tries', 'updated'],
         rows.map((r) => [r.id, r.ref, fit(r.to_addresses.join(', '), 22), fit(r.subject, 24), r.status + (r.status === 'queued' && r.next_attempt_at ? ` (next ${formatTime(r.next_attempt_at).slice(11)})` : ''), r.attempts, formatTime(r.updated_at).slice(5)]),
       ) +
       (rows.some((r) => r.last_response && r.status !== 'sent') ? '\n' + rows.filter((r) => r.last_response && r.status !== 'sent').map((r) => `#${r.id}: ${fit(r.last_response!, 72)}`).join('\n') : '') +
-      `\nNewest first. Older ones: --before ${rows[rows.length - 1]!.id}.`
+      (rows.length >= Number(limit ?? 50) ? `\nNewest first. Older ones: --before ${rows[rows.length - 1]!.id}.` : '')
     : 'No emails here.';
 
 export async function outboxRetry(app: App, actor: Actor, id: string) {

@@ -59,12 +59,13 @@ export async function recordFind(app: App, text: string, o: ListOptions): Promis
   return findRecords(app.db, app.config, { text, type: o.type, status: o.status, ...page(o) });
 }
 
-export function renderRecordList(rows: FoundRecord[], opts: { home?: string; found?: boolean } = {}): string {
+export function renderRecordList(rows: FoundRecord[], opts: { home?: string; found?: boolean; limit?: string | undefined } = {}): string {
   if (!rows.length) return opts.found ? 'Nothing found.' : `No records${opts.home ? ` in ${opts.home}` : ''}.${opts.home ? ' (`dossier where` says why this data home.)' : ''}`;
   const table = opts.found
     ? formatTable(['ref', 'status', 'title', 'found in'], rows.map((r) => [r.ref, r.status, fit(r.title ?? '', 28), r.matched.join(', ')]))
     : formatTable(['ref', 'status', 'created', 'title'], rows.map((r) => [r.ref, r.status, formatTime(r.created_at), r.title]));
-  return `${table}\nNewest first; older ones: --before ${rows[rows.length - 1]!.ref}.`;
+  // A full page: there may be more.
+  return rows.length >= Number(opts.limit ?? 50) ? `${table}\nNewest first; older ones: --before ${rows[rows.length - 1]!.ref}.` : table;
 }
 
 export async function recordUnlink(app: App, actor: Actor, o: { ref: string; party: string; role?: string | undefined; reason?: string | undefined }) {
@@ -116,7 +117,9 @@ export function describeEvent(e: EventRow): string {
       const section = (e.details?.section as string | undefined) ?? 'base';
       const where = section === 'base' ? '' : ` [${section}]`;
       const verb = e.kind === 'field_cleared' ? 'cleared' : e.kind === 'override_confirmed' ? 'override confirmed' : 'set';
-      const origin = e.details?.origin ? ` (from ${String(e.details.origin)})` : '';
+      // A Message-ID says nothing to a reader: the actor (message:17) already points at the mail.
+      const from = e.details?.origin ? String(e.details.origin) : '';
+      const origin = !from || (/^<[^>]*@[^>]*>$/.test(from) && e.actor.startsWith('message:')) ? '' : /^<[^>]*@[^>]*>$/.test(from) ? ' (from an email)' : ` (from ${from})`;
       return `field ${e.field}${where} ${verb}: ${show(e.old_value)} → ${show(e.new_value)}${origin}`;
     }
     case 'package_built': {
