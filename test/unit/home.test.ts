@@ -63,3 +63,13 @@ describe('the audit actor', () => {
     expect(cliActor({}, () => 'vera').id).toBe('cli:vera');
   });
 });
+
+describe('statusOnSend', () => {
+  it('must be one of the record type\'s statuses', async () => {
+    const cwd = await tempDir();
+    await writeFile(path.join(cwd, 'dossier.config.yaml'), 'recordTypes:\n  deal:\n    statusOnSend: shipped\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/recordTypes\.deal\.statusOnSend: "shipped" is not one of the statuses/);
+    await writeFile(path.join(cwd, 'dossier.config.yaml'), 'recordTypes:\n  deal:\n    statusOnSend: collecting\n');
+    expect(loadConfig({ env: {}, cwd }).config.recordTypes.deal!.statusOnSend).toBe('collecting');
+  });
+});
