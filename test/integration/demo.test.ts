@@ -57,7 +57,7 @@ describe('dossier demo', () => {
     // The timelines: the decision from the message, the lawyer's documents, the mail sent.
     expect(out).toMatch(new RegExp(`${deal}\\nwhen`));
     expect(out).toMatch(/message:\d+\s+field decision_amount \[bank-sever\] set: — → 1500000\.00/);
-    expect(out).toMatch(/message:\d+\s+attachment Заключение эксперта № 118-26\.pdf \(incoming/);
+    expect(out).toMatch(/message:\d+\s+attachment #\d+ Заключение эксперта № 118-26\.pdf \(incoming/);
     expect(out).toMatch(/package for lawyer-ershov built: .+\.zip/);
     expect(out).toMatch(/worker:\d+\s+email #\d+ sent to a\.smirnov@example\.ru/);
     expect(out).toContain(`emails sent (.eml)         ${path.join(home, 'outbox')}`);
