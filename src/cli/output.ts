@@ -48,21 +48,30 @@ function wrap(text: string, n: number): string[] {
   return out;
 }
 
+export interface TableFit {
+  /** Columns to fit in (default: the terminal's, else 80). */
+  width?: number;
+  /** Columns (by index, not the last) that may be cut ("…") when the others alone leave the last no room. */
+  shrink?: number[];
+}
+
 /**
- * A plain aligned table that fits `width` columns (80 by default): the last column wraps under
- * itself; when the others alone are too wide, the widest of them are cut ("…") first.
+ * A plain aligned table made to fit `width` columns (80 by default): the last column wraps under
+ * itself (nothing is lost); columns listed in `shrink` are cut ("…"), widest first, when the others
+ * alone are too wide. A table whose other columns cannot shrink may still be wider.
  */
-export function formatTable(header: string[], rows: (string | number | null | undefined)[][], width = tableWidth()): string {
+export function formatTable(header: string[], rows: (string | number | null | undefined)[][], fitTo: number | TableFit = {}): string {
+  const { width = tableWidth(), shrink = [] } = typeof fitTo === 'number' ? { width: fitTo, shrink: header.map((_, i) => i).slice(0, -1) } : fitTo;
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c).replace(/\s*\n\s*/g, ' ⏎ '))))];
   const len = (c: string | undefined) => [...(c ?? '')].length;
   const widths = header.map((_, i) => Math.max(...cells.map((r) => len(r[i]))));
   const last = header.length - 1;
   const lastMin = Math.min(widths[last]!, 24);
   const before = () => widths.slice(0, last).reduce((n, w) => n + w + 2, 0);
-  // Narrow the widest of the other columns, one character at a time, until the last one has room.
+  // Narrow the widest shrinkable column, one character at a time, until the last one has room.
   while (before() + lastMin > width) {
     let i = -1;
-    for (let j = 0; j < last; j++) if (widths[j]! > Math.max(6, len(header[j])) && (i < 0 || widths[j]! > widths[i]!)) i = j;
+    for (const j of shrink) if (j < last && widths[j]! > Math.max(6, len(header[j])) && (i < 0 || widths[j]! > widths[i]!)) i = j;
     if (i < 0) break;
     widths[i]!--;
   }

@@ -42,7 +42,7 @@ export function renderAttach(r: AttachOutcome): string {
     ...r.attached.map((a) => ['attached', a.id, a.file_name, a.content_type, formatBytes(a.size)]),
     ...r.alreadyThere.map((a) => ['already there', a.id, a.file_name, a.content_type, formatBytes(a.size)]),
   ];
-  return formatTable(['', '#', 'file', 'type', 'size'], rows) + r.warnings.map((w) => `\nwarning: ${w}`).join('');
+  return formatTable(['', '#', 'file', 'type', 'size'], rows, { shrink: [2, 3] }) + r.warnings.map((w) => `\nwarning: ${w}`).join('');
 }
 
 export async function detach(app: App, actor: Actor, o: { ref: string; id: string; reason?: string | undefined }): Promise<AttachmentRow & { ref: string }> {

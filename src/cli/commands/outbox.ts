@@ -24,6 +24,7 @@ export const renderOutbox = (rows: (OutboxRow & { ref: string | null })[], limit
     ? formatTable(
         ['#', 'record', 'to', 'subject', 'status', 'tries', 'updated'],
         rows.map((r) => [r.id, r.ref, fit(r.to_addresses.join(', '), 22), fit(r.subject, 24), r.status + (r.status === 'queued' && r.next_attempt_at ? ` (next ${formatTime(r.next_attempt_at).slice(11)})` : ''), r.attempts, formatTime(r.updated_at).slice(5)]),
+        { shrink: [2, 3] },
       ) +
       (rows.some((r) => r.last_response && r.status !== 'sent') ? '\n' + rows.filter((r) => r.last_response && r.status !== 'sent').map((r) => `#${r.id}: ${fit(r.last_response!, 72)}`).join('\n') : '') +
       (rows.length >= Number(limit ?? 50) ? `\nNewest first. Older ones: --before ${rows[rows.length - 1]!.id}.` : '')

@@ -83,7 +83,7 @@ const row = (b: BuiltPackage): BuiltRow => ({
 });
 
 export const renderPackBuild = (rows: BuiltRow[]) =>
-  formatTable(['recipient', 'files', 'zip', 'size'], rows.flatMap((r) => r.parts.map((x) => [r.recipient, r.files, path.basename(x.file), formatBytes(x.size)]))) +
+  formatTable(['recipient', 'files', 'zip', 'size'], rows.flatMap((r) => r.parts.map((x) => [r.recipient, r.files, path.basename(x.file), formatBytes(x.size)])), { shrink: [2] }) +
   (rows[0] ? `\nIn ${path.dirname(path.dirname(rows[0].parts[0]!.file))}/<recipient>/.` : '') +
   rows.filter((r) => r.omitted.length).map((r) => `\nwarning: ${r.recipient}: left out (too big for one email to it): ${r.omitted.join(', ')}`).join('');
 
@@ -126,7 +126,7 @@ const skipNote = (r: SendReport['recipients'][number]) =>
 
 export function renderSent(r: SendReport): string {
   const lines = [
-    formatTable(['outbox', 'recipient', 'attachment', 'size'], r.mails.map((m) => [m.outbox ?? '(dry run)', m.recipient, m.attachment, formatBytes(m.bytes)])),
+    formatTable(['outbox', 'recipient', 'attachment', 'size'], r.mails.map((m) => [m.outbox ?? '(dry run)', m.recipient, m.attachment, formatBytes(m.bytes)]), { shrink: [2] }),
   ];
   for (const x of r.recipients) {
     if (x.build === 'rebuilt') lines.push(`${x.recipient}: built again, because since the last build ${x.changes!.join('; ')}.`);
@@ -149,5 +149,5 @@ export async function shareCmd(app: App, actor: Actor, ref: string, o: { email: 
 
 export const renderShare = (r: Awaited<ReturnType<typeof share>>) =>
   `${r.created ? 'Created' : 'Found'} party ${r.party}.\n` +
-  formatTable(['outbox', 'to', 'attachment', 'size'], r.mails.map((m) => [m.outbox, m.to.join(', '), m.attachment, formatBytes(m.bytes)])) +
+  formatTable(['outbox', 'to', 'attachment', 'size'], r.mails.map((m) => [m.outbox, m.to.join(', '), m.attachment, formatBytes(m.bytes)]), { shrink: [1, 2] }) +
   `\nQueued ${r.mails.length} email(s); \`dossier worker --until-idle\` sends them (or a running worker).`;

@@ -35,11 +35,11 @@ export function renderRecord(v: RecordView): string {
     `  updated   ${formatTime(r.updated_at)}`,
     '',
     v.parties.length
-      ? formatTable(['party', 'role', 'name', 'emails'], v.parties.map((p) => [p.key, p.role, p.name, p.emails.join(', ')]))
+      ? formatTable(['party', 'role', 'name', 'emails'], v.parties.map((p) => [p.key, p.role, p.name, p.emails.join(', ')]), { shrink: [2] })
       : 'No parties linked (dossier record link <ref> <party> --role <role>).',
     '',
     v.attachments.length
-      ? formatTable(['#', 'category', 'size', 'file'], v.attachments.map((a) => [a.id, a.category, formatBytes(a.size), a.file_name + (a.oversize_forced ? ' (too big for packages: left out)' : '')]))
+      ? formatTable(['#', 'category', 'file', 'type', 'size'], v.attachments.map((a) => [a.id, a.category, a.file_name + (a.oversize_forced ? ' (left out of packages: too big)' : ''), a.content_type, formatBytes(a.size)]), { shrink: [2, 3] })
       : 'No attachments (dossier attach <ref> <file…> --category <c>).',
   ];
   return lines.join('\n');
@@ -62,7 +62,7 @@ export async function recordFind(app: App, text: string, o: ListOptions): Promis
 export function renderRecordList(rows: FoundRecord[], opts: { home?: string; found?: boolean; limit?: string | undefined } = {}): string {
   if (!rows.length) return opts.found ? 'Nothing found.' : `No records${opts.home ? ` in ${opts.home}` : ''}.${opts.home ? ' (`dossier where` says why this data home.)' : ''}`;
   const table = opts.found
-    ? formatTable(['ref', 'status', 'title', 'found in'], rows.map((r) => [r.ref, r.status, fit(r.title ?? '', 28), r.matched.join(', ')]))
+    ? formatTable(['ref', 'status', 'title', 'found in'], rows.map((r) => [r.ref, r.status, r.title, r.matched.join(', ')]), { shrink: [2] })
     : formatTable(['ref', 'status', 'created', 'title'], rows.map((r) => [r.ref, r.status, formatTime(r.created_at), r.title]));
   // A full page: there may be more.
   return rows.length >= Number(opts.limit ?? 50) ? `${table}\nNewest first; older ones: --before ${rows[rows.length - 1]!.ref}.` : table;
@@ -156,5 +156,5 @@ export function describeEvent(e: EventRow): string {
 const partyOf = (field: string | null) => (field ?? '').replace(/^[a-z]+:/, '');
 
 export function renderHistory(h: { ref: string; events: EventRow[] }): string {
-  return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]));
+  return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]), { shrink: [1] });
 }
