@@ -3,7 +3,7 @@ import { listAttachments, type AttachmentRow } from '../../records/attachments.j
 import { recordHistory, type EventRow } from '../../records/events.js';
 import { recordParties, unlinkParty, type LinkedParty } from '../../records/parties.js';
 import { changeStatus, createRecord, findRecords, getRecord, recordType, type FoundRecord, type RecordRow } from '../../records/records.js';
-import { fit, formatBytes, formatTable, formatTime } from '../output.js';
+import { formatBytes, formatTable, formatTime } from '../output.js';
 
 export async function recordCreate(app: App, actor: Actor, opts: { type: string; title?: string | undefined }): Promise<RecordRow> {
   recordType(app.config, opts.type);
