@@ -39,20 +39,26 @@ export interface OpenAppOptions extends LoadConfigOptions {
   migrate?: boolean;
 }
 
-export function cliActor(env: NodeJS.ProcessEnv = process.env): Actor {
-  let name = env.DOSSIER_USER;
+/**
+ * The person at the CLI, for the audit trail: DOSSIER_USER if set (a shared service account, a
+ * script acting for someone), else the person behind sudo (SUDO_USER: on a shared server staff
+ * run Dossier as root or as the dossier user through sudo), else the login name.
+ */
+export function cliActor(env: NodeJS.ProcessEnv = process.env, loginName: () => string = () => os.userInfo().username): Actor {
+  const pick = (v: string | undefined) => (v && v.trim() && v.trim() !== 'root' ? v.trim() : undefined);
+  let name = env.DOSSIER_USER?.trim() || pick(env.SUDO_USER);
   if (!name) {
     try {
-      name = os.userInfo().username;
+      name = loginName();
     } catch {
-      name = 'unknown';
+      name = pick(env.LOGNAME) ?? pick(env.USER) ?? 'unknown';
     }
   }
   return { id: `cli:${name}`, source: 'cli' };
 }
 
 export async function openApp(options: OpenAppOptions = {}): Promise<App> {
-  const { config, files, home } = loadConfig(options);
+  const { config, files, home, configFile } = loadConfig(options);
   let embedded: EmbeddedHandle | null = null;
   let db: Db;
   if (config.database.url) {
@@ -80,8 +86,10 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
       cause: err,
     });
   }
-  const schemasDir = config.schemas.dir ? path.resolve(options.cwd ?? process.cwd(), config.schemas.dir) : fieldSchemasDir;
-  const templates = config.templates.dir ? path.resolve(options.cwd ?? process.cwd(), config.templates.dir) : templatesDir;
+  // Relative folders in the configuration are relative to its file, not to wherever the command runs.
+  const base = configFile ? path.dirname(configFile) : (options.cwd ?? process.cwd());
+  const schemasDir = config.schemas.dir ? path.resolve(base, config.schemas.dir) : fieldSchemasDir;
+  const templates = config.templates.dir ? path.resolve(base, config.templates.dir) : templatesDir;
   if (config.storage.blobs === 'postgres') pgBlobs = PgBlobStore.withOwnPool(db);
   const blobs: BlobStore = pgBlobs ?? new FsBlobStore(path.join(home, 'blobs'));
   return { config, configFiles: files, home, db, blobs, schemas: new SchemaRegistry(db, schemasDir), templatesDir: templates, embedded, close };

@@ -55,6 +55,10 @@ export const ErrorCodes = {
   INTERNAL: { exit: 3, title: 'Internal error' },
   IMPORT_ENCODING: { exit: 1, title: 'The text encoding of the file cannot be told' },
   SECRET_FILE: { exit: 2, title: 'A secret file cannot be read' },
+  ATTACHMENT_NOT_FOUND: { exit: 1, title: 'No such attachment on the record' },
+  PARTY_NOT_LINKED: { exit: 1, title: 'The party is not linked to the record' },
+  PACKAGE_ALREADY_SENT: { exit: 1, title: 'The package was already sent' },
+  PACKAGES_INCOMPLETE: { exit: 1, title: 'Some recipients\' packages failed' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { Actor, App } from '../app.js';
 import { DossierError, isDossierError } from '../errors.js';
+import type { PartyEditOptions } from './commands/parties.js';
+import type { ListOptions } from './commands/records.js';
 import { toJson, type Io } from './output.js';
 import { progressBar, type OnProgress } from './progress.js';
 import type { withApp as WithApp } from './session.js';
@@ -20,6 +22,9 @@ const m_attach = () => import('./commands/attach.js');
 const m_demo = () => import('./commands/demo.js');
 const m_intake = () => import('./commands/intake.js');
 const m_mail = () => import('./commands/mail.js');
+const m_outbox = () => import('./commands/outbox.js');
+const m_pack = () => import('./commands/pack.js');
+const m_where = () => import('./commands/where.js');
 const m_documents = () => import('./commands/documents.js');
 const m_schemas_bulk = () => import('../schemas/bulk.js');
 const m_schema = () => import('./commands/schema.js');
@@ -32,6 +37,8 @@ const m_report = () => import('./commands/report.js');
 const migrate = lazy(m_db_migrate, 'migrate');
 const attach = lazy(m_attach, 'attach');
 const renderAttach = lazy(m_attach, 'renderAttach');
+const detach = lazy(m_attach, 'detach');
+const renderDetach = lazy(m_attach, 'renderDetach');
 const demo = lazy(m_demo, 'demo');
 const mailIngest = lazy(m_intake, 'mailIngest');
 const mailList = lazy(m_intake, 'mailList');
@@ -40,18 +47,18 @@ const mailShow = lazy(m_intake, 'mailShow');
 const renderIngest = lazy(m_intake, 'renderIngest');
 const renderMailList = lazy(m_intake, 'renderMailList');
 const renderMailShow = lazy(m_intake, 'renderMailShow');
-const outboxList = lazy(m_mail, 'outboxList');
-const outboxRetry = lazy(m_mail, 'outboxRetry');
-const packBuild = lazy(m_mail, 'packBuild');
-const packSend = lazy(m_mail, 'packSend');
-const packSendBackground = lazy(m_mail, 'packSendBackground');
+const outboxList = lazy(m_outbox, 'outboxList');
+const outboxRetry = lazy(m_outbox, 'outboxRetry');
+const outboxCancel = lazy(m_outbox, 'outboxCancel');
+const renderCancel = lazy(m_outbox, 'renderCancel');
+const renderOutbox = lazy(m_outbox, 'renderOutbox');
+const packBuild = lazy(m_pack, 'packBuild');
+const packSend = lazy(m_pack, 'packSend');
+const packSendBackground = lazy(m_pack, 'packSendBackground');
 const renderIdle = lazy(m_mail, 'renderIdle');
-const renderQueuedPackages = lazy(m_mail, 'renderQueuedPackages');
-const renderOutbox = lazy(m_mail, 'renderOutbox');
-const renderPackBuild = lazy(m_mail, 'renderPackBuild');
-const renderSent = lazy(m_mail, 'renderSent');
-const renderShare = lazy(m_mail, 'renderShare');
-const shareCmd = lazy(m_mail, 'shareCmd');
+const renderQueuedPackages = lazy(m_pack, 'renderQueuedPackages');
+const renderShare = lazy(m_pack, 'renderShare');
+const shareCmd = lazy(m_pack, 'shareCmd');
 const workerForever = lazy(m_mail, 'workerForever');
 const workerUntilIdle = lazy(m_mail, 'workerUntilIdle');
 const render = lazy(m_documents, 'render');
@@ -80,12 +87,17 @@ const schemaPublish = lazy(m_schema, 'schemaPublish');
 const schemaShow = lazy(m_schema, 'schemaShow');
 const schemaValidate = lazy(m_schema, 'schemaValidate');
 const partyAdd = lazy(m_parties, 'partyAdd');
+const partyEdit = lazy(m_parties, 'partyEdit');
+const renderPartyEdit = lazy(m_parties, 'renderPartyEdit');
 const partyImport = lazy(m_parties, 'partyImport');
 const partyList = lazy(m_parties, 'partyList');
 const recordLink = lazy(m_parties, 'recordLink');
 const renderImport = lazy(m_parties, 'renderImport');
 const renderParties = lazy(m_parties, 'renderParties');
 const recordCreate = lazy(m_records, 'recordCreate');
+const recordFind = lazy(m_records, 'recordFind');
+const recordUnlink = lazy(m_records, 'recordUnlink');
+const renderUnlink = lazy(m_records, 'renderUnlink');
 const recordHistoryCmd = lazy(m_records, 'recordHistoryCmd');
 const recordList = lazy(m_records, 'recordList');
 const recordShow = lazy(m_records, 'recordShow');
@@ -171,10 +183,16 @@ export function buildProgram(cli: CliEnv): Command {
     .action(action((app, ref: string) => recordShow(app, ref), renderRecord));
   record
     .command('list')
-    .description('records, oldest first')
+    .description('records, newest first, a page at a time')
     .option('--type <type>', 'only this type')
     .option('--status <status>', 'only this status')
-    .action(action((app, o: { type?: string; status?: string }) => recordList(app, o), renderRecordList));
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <ref>', 'only records older than this one (the next page)')
+    .action(async (o: ListOptions, cmd: Command) => {
+      let home = '';
+      await action(async (app) => ((home = app.home), recordList(app, o)), (rows: Awaited<ReturnType<typeof recordList>>) => renderRecordList(rows, { home, limit: o.limit }))(cmd);
+    });
   record
     .command('status <ref> <status>')
     .description('move a record to another status (only along the configured transitions)')
@@ -199,6 +217,40 @@ export function buildProgram(cli: CliEnv): Command {
         (r: { ref: string; party: string; role: string; created: boolean }) => `${r.ref}: ${r.party} ${r.created ? 'linked' : 'was already linked'} as ${r.role}`,
       ),
     );
+
+  // ── staff-a (issue 16): corrections, finding, the data home ──
+  record
+    .command('unlink <ref> <party>')
+    .description('take a party off a record (linked by mistake); its earlier mail and events stay in the history')
+    .option('--role <role>', 'only this role (default: every role it has there)')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, ref: string, party: string, o: { role?: string; reason?: string }) => recordUnlink(app, actor(), { ref, party, ...o }), renderUnlink));
+  record
+    .command('find <text>')
+    .description('records where the text appears: reference, title, client or counterparty name, phone, INN/passport, any value, status, date (21.11.2026); newest first')
+    .option('--type <type>', 'only this type')
+    .option('--status <status>', 'only this status')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <ref>', 'only records older than this one (the next page)')
+    .action(async (text: string, o: ListOptions, cmd: Command) => {
+      await action((app) => recordFind(app, text, o), (rows: Awaited<ReturnType<typeof recordFind>>) => renderRecordList(rows, { found: true, limit: o.limit }))(cmd);
+    });
+  program
+    .command('detach <ref> <attachment>')
+    .description('take an attachment (its # in `record show`) off a record; the file and its history stay')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, ref: string, id: string, o: { reason?: string }) => detach(app, actor(), { ref, id, reason: o.reason }), renderDetach));
+  program
+    .command('where')
+    .description('which data home and configuration files commands run from here use, and why')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const { where, renderWhere } = await m_where();
+      const w = where({ configPath: g.config, env: cli.env, cwd: cli.cwd });
+      io.out(g.json ? toJson(w) : renderWhere(w));
+    });
+  // ── end staff-a ──
 
   record
     .command('migrate [ref]')
@@ -310,19 +362,25 @@ export function buildProgram(cli: CliEnv): Command {
     .option('-o, --out <dir>', 'where to write the zips (default: <home>/packages/<ref>)')
     .action(async (ref: string, o: { recipient?: string; all?: boolean; out?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      await action((app) => packBuild(app, actor(), io, Boolean(g.json), ref, o), renderPackBuild)(cmd);
+      // Printed as soon as they are built: a recipient that failed fails the command afterwards.
+      const { renderPackBuild } = await m_pack();
+      const print = (rows: Parameters<typeof renderPackBuild>[0]) => io.out(g.json ? toJson(rows) : renderPackBuild(rows));
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packBuild(app, actor(), io, Boolean(g.json), ref, o, print));
     });
   pack
     .command('send <ref>')
     .description('build and queue the package email(s): record tag and reply token in the subject, split when too big')
     .option('-r, --recipient <party>', 'one recipient')
     .option('--all', 'every recipient (and lawyer) linked to the record')
-    .option('--dry-run', 'build and show what would be sent, queue nothing')
+    .option('--dry-run', 'show what would be sent; queue, build and record nothing')
+    .option('--again', 'send to recipients whose package already went out (or is queued) once more')
     .option('--background', 'leave building and sending to a running `dossier worker` (returns at once)')
-    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean }, cmd: Command) => {
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; again?: boolean; background?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      if (o.background) await action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
-      else await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
+      if (o.background) return action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
+      const { renderSent, sentMails } = await m_pack();
+      const print = (r: Parameters<typeof renderSent>[0]) => io.out(g.json ? toJson(sentMails(r)) : renderSent(r));
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packSend(app, actor(), io, Boolean(g.json), ref, o, print));
     });
   program
     .command('share <ref>')
@@ -338,11 +396,21 @@ export function buildProgram(cli: CliEnv): Command {
     .description('emails and their state (queued, sending, sent, failed, bounced), attempts, last server response')
     .option('--status <status>', 'only this state')
     .option('--ref <ref>', 'only this record')
-    .action(action((app, o: { status?: string; ref?: string }) => outboxList(app, o), renderOutbox));
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--offset <n>', 'skip this many first')
+    .option('--before <id>', 'only messages older than this one (the next page)')
+    .action(async (o: { status?: string; ref?: string; limit?: string; offset?: string; before?: string }, cmd: Command) => {
+      await action((app) => outboxList(app, o), (rows: Awaited<ReturnType<typeof outboxList>>) => renderOutbox(rows, o.limit))(cmd);
+    });
   outbox
     .command('retry <id>')
     .description('queue a failed or bounced email again (the same message, the same Message-ID)')
     .action(action((app, id: string) => outboxRetry(app, actor(), id), (r: { id: number; status: string }) => `Outbox #${r.id} is ${r.status} again; the worker will send it.`));
+  outbox
+    .command('cancel <id>')
+    .description('cancel a queued email before it goes out (not one being sent or already sent)')
+    .option('--reason <text>', 'why, for the history')
+    .action(action((app, id: string, o: { reason?: string }) => outboxCancel(app, actor(), id, o), renderCancel));
 
   const mail = program.command('mail').description('incoming mail: the intake journal');
   mail
@@ -391,6 +459,18 @@ export function buildProgram(cli: CliEnv): Command {
         (p: { key: string }) => `Added party ${p.key}.`,
       ),
     );
+  const list = (v: string, prev: string[] = []) => [...prev, v];
+  party
+    .command('edit <key>')
+    .description('correct a party: name, addresses, phone, kind, package profile; each change audited')
+    .option('--name <name>', 'the full name')
+    .option('--email <address>', 'its addresses, replacing all (repeat for more)', list)
+    .option('--add-email <address>', 'add an address (repeat for more)', list)
+    .option('--remove-email <address>', 'remove an address (repeat for more)', list)
+    .option('--phone <phone>', 'phone number ("" to clear)')
+    .option('--kind <kind>', 'client, bank, insurer, broker, lessor, workshop, lawyer')
+    .option('--profile <folder>', 'package profile templates/<folder>/package.yaml, for a party with none of its own ("" to clear)')
+    .action(action((app, key: string, o: PartyEditOptions) => partyEdit(app, actor(), key, o), renderPartyEdit));
   party
     .command('list')
     .description('parties, by key')
@@ -407,7 +487,9 @@ export function buildProgram(cli: CliEnv): Command {
     .command('attach <ref> <files...>')
     .description('attach files to a record under a category (stored once by content)')
     .requiredOption('--category <category>', 'scene_photos, police_report, invoices, passport_scans, … (attachments.categories)')
-    .action(action((app, ref: string, files: string[], o: { category: string }) => attach(app, actor(), { ref, files, category: o.category }), renderAttach));
+    .option('--force', 'keep a scan too big for a package email anyway (packages then leave it out, with a warning)')
+    .action(action((app, ref: string, files: string[], o: { category: string; force?: boolean }) => attach(app, actor(), { ref, files, category: o.category, force: o.force }), renderAttach));
+
 
   const db = program.command('db').description('database maintenance');
   db.command('migrate')
@@ -479,6 +561,8 @@ export function buildProgram(cli: CliEnv): Command {
 
 /** Runs the CLI with these arguments and returns the exit code; never calls process.exit. */
 export async function runCli(argv: string[], cli: CliEnv): Promise<number> {
+  // `dossier attach detach …` is `dossier detach …` (attach takes files, so it cannot have subcommands).
+  if (argv[0] === 'attach' && argv[1] === 'detach') argv = argv.slice(1);
   const program = buildProgram(cli);
   const json = argv.includes('--json');
   try {

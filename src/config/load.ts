@@ -2,15 +2,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { DossierError } from '../errors.js';
-import { defaultConfigPath } from '../paths.js';
+import os from 'node:os';
+import { chooseHome, defaultConfigPath, findConfigUpwards, CONFIG_FILE_NAME } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
   config: Config;
   /** The files laid over each other, the shipped default first. */
   files: string[];
-  /** Absolute data directory (DOSSIER_HOME). */
+  /** Absolute data directory: see chooseHome in paths.ts. */
   home: string;
+  /** Why that home, for `dossier where`. */
+  homeReason: string;
+  /** The configuration file in use besides the defaults (given, or found by walking up), and how it was found. */
+  configFile: string | null;
+  configReason: string;
 }
 
 export interface LoadConfigOptions {
@@ -178,13 +184,28 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       });
     }
     files.push(file);
-  } else {
-    const local = path.join(cwd, 'dossier.config.yaml');
-    if (existsSync(local) && path.resolve(local) !== path.resolve(defaultConfigPath)) files.push(local);
   }
+  // Without one given, the nearest dossier.config.yaml from the working folder upwards (in a clone
+  // of this repository that is the shipped file itself: the defaults, and the home beside them).
+  const configFile = explicit ? files[1]! : findConfigUpwards(cwd);
+  const configReason = explicit
+    ? `given with ${options.configPath ? '--config' : 'DOSSIER_CONFIG'}`
+    : configFile
+      ? `found from ${cwd} upwards`
+      : `no ${CONFIG_FILE_NAME} in ${cwd} or above it, and no --config or DOSSIER_CONFIG`;
+  if (configFile && !explicit && path.resolve(configFile) !== path.resolve(defaultConfigPath)) files.push(configFile);
 
   let merged: Plain = {};
-  for (const file of files) merged = deepMerge(merged, readYaml(file, problems));
+  let homeSetBy: { file: string; value: string } | null = null;
+  let defaultHome = './.dossier';
+  for (const file of files) {
+    const layer = readYaml(file, problems);
+    if (typeof layer.home === 'string') {
+      if (file === defaultConfigPath) defaultHome = layer.home;
+      else homeSetBy = { file, value: layer.home };
+    }
+    merged = deepMerge(merged, layer);
+  }
   const { layer, sources } = envLayer(env, cwd, problems);
   merged = deepMerge(merged, layer);
   resolveSecretFiles(merged, [], cwd, problems, sources);
@@ -204,5 +225,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     });
   }
   const config = result.data;
-  return { config, files, home: path.resolve(cwd, config.home) };
+  const { home, reason } = chooseHome({ env, cwd, setBy: homeSetBy, configFile, defaultHome, homedir: os.homedir });
+  config.home = home;
+  return { config, files, home, homeReason: reason, configFile, configReason };
 }

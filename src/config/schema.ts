@@ -14,11 +14,16 @@ const RecordType = z
     statuses: z.record(Key, Label).refine((s) => Object.keys(s).length > 0, 'at least one status'),
     final: z.array(Key).default([]),
     transitions: z.record(Key, z.array(Key)),
+    /** The status a record moves to when its packages are sent (where its transitions allow); none: it stays. */
+    statusOnSend: Key.optional(),
   })
   .superRefine((t, ctx) => {
     const known = new Set(Object.keys(t.statuses));
     if (!known.has(t.initialStatus)) {
       ctx.addIssue({ code: 'custom', path: ['initialStatus'], message: `"${t.initialStatus}" is not one of the statuses (${[...known].join(', ')})` });
+    }
+    if (t.statusOnSend !== undefined && !known.has(t.statusOnSend)) {
+      ctx.addIssue({ code: 'custom', path: ['statusOnSend'], message: `"${t.statusOnSend}" is not one of the statuses (${[...known].join(', ')})` });
     }
     t.final.forEach((s, i) => {
       if (!known.has(s)) ctx.addIssue({ code: 'custom', path: ['final', i], message: `"${s}" is not one of the statuses` });

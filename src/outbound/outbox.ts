@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { PgBoss } from 'pg-boss';
 import type { Actor, App } from '../app.js';
-import type { Queryable } from '../db/pool.js';
+import { withTransaction, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { QUEUES } from '../jobs/boss.js';
 import { recordEvent } from '../records/events.js';
@@ -16,7 +16,8 @@ import { fileTransport, SendError, smtpTransport, type Transport } from './trans
 // A pg-boss job (one per row at a time: the queue is "stately" with the row id as singleton key)
 // sends it; temporary failures go back to the queue with backoff, permanent ones fail with the reason.
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced';
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced' | 'cancelled';
+export const OUTBOX_STATUSES: readonly OutboxStatus[] = ['queued', 'sending', 'sent', 'failed', 'bounced', 'cancelled'];
 
 export interface OutboxRow {
   id: number;
@@ -126,17 +127,40 @@ function addressOnly(a: string): string {
   return /<([^>]+)>/.exec(a)?.[1] ?? a.trim();
 }
 
-export async function listOutbox(app: App, filter: { status?: string | undefined; ref?: string | undefined } = {}): Promise<(OutboxRow & { ref: string | null })[]> {
-  if (filter.status && !['queued', 'sending', 'sent', 'failed', 'bounced'].includes(filter.status)) {
-    throw new DossierError('USAGE', `"${filter.status}" is not an outbox status.`, { hint: 'Statuses: queued, sending, sent, failed, bounced.' });
+export interface OutboxFilter { status?: string | undefined; ref?: string | undefined; limit?: number | undefined; offset?: number | undefined; before?: number | undefined }
+
+/** Outbox messages newest first, a page at a time (`before`: only rows older than that id). */
+export async function listOutbox(app: App, filter: OutboxFilter = {}): Promise<(OutboxRow & { ref: string | null })[]> {
+  if (filter.status && !(OUTBOX_STATUSES as readonly string[]).includes(filter.status)) {
+    throw new DossierError('USAGE', `"${filter.status}" is not an outbox status.`, { hint: `Statuses: ${OUTBOX_STATUSES.join(', ')}.` });
   }
   return (
     await app.db.query<OutboxRow & { ref: string | null }>(
       `SELECT o.*, r.ref FROM outbox o LEFT JOIN records r ON r.id = o.record_id
-       WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR r.ref = $2) ORDER BY o.id`,
-      [filter.status ?? null, filter.ref ?? null],
+       WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR r.ref = $2) AND ($3::bigint IS NULL OR o.id < $3)
+       ORDER BY o.id DESC LIMIT $4 OFFSET $5`,
+      [filter.status ?? null, filter.ref ?? null, filter.before ?? null, filter.limit ?? null, filter.offset ?? 0],
     )
   ).rows;
+}
+
+/**
+ * Cancels a queued email before it goes out. One already being sent, sent, failed or bounced cannot
+ * be: the row is taken only while still queued, so a worker that picked it up first wins.
+ */
+export async function cancelOutbox(app: App, actor: Actor, id: number, reason?: string): Promise<OutboxRow> {
+  return withTransaction(app.db, async (c) => {
+    const row = (await c.query<OutboxRow>(`UPDATE outbox SET status = 'cancelled', next_attempt_at = NULL, last_response = $2, updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING *`, [id, `cancelled by ${actor.id}${reason ? `: ${reason}` : ''}`])).rows[0];
+    if (!row) {
+      const now = (await c.query<OutboxRow>('SELECT * FROM outbox WHERE id = $1', [id])).rows[0];
+      if (!now) throw new DossierError('OUTBOX_NOT_FOUND', `There is no outbox message #${id}.`, { hint: 'See `dossier outbox list`.' });
+      throw new DossierError('OUTBOX_STATE', `Message #${id} is ${now.status}${now.sent_at ? ` (sent ${now.sent_at.toISOString()})` : ''}; only a queued message can be cancelled.`, {
+        hint: now.status === 'sending' ? 'A worker is sending it right now.' : now.status === 'cancelled' ? 'It was cancelled already.' : 'What has gone out cannot be called back.',
+      });
+    }
+    if (row.record_id) await recordEvent(c, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_cancelled', field: `outbox:${id}`, oldValue: 'queued', newValue: 'cancelled', details: { to: row.to_addresses, subject: row.subject, ...(reason ? { reason } : {}) } });
+    return row;
+  });
 }
 
 /** Puts a failed (or bounced) message back in the queue: the same bytes and Message-ID go out again. */

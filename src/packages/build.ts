@@ -24,7 +24,7 @@ import { profileFor, type PackageProfile } from './profile.js';
 export const PACKAGE_ROLES = ['recipient', 'lawyer'];
 const INDEX_NAME = 'ОПИСЬ.txt';
 /** Base64 makes an attachment 4/3 bigger, plus line breaks and the message around it. */
-const zipLimit = (maxEmailBytes: number) => Math.floor((maxEmailBytes - 64 * 1024) / 1.37);
+export const zipLimit = (maxEmailBytes: number) => Math.floor((maxEmailBytes - 64 * 1024) / 1.37);
 
 export interface ManifestFile {
   name: string;
@@ -45,12 +45,16 @@ export interface Manifest {
 }
 
 export interface BuiltPart { packageId: number; part: number; parts: number; fileName: string; path: string; sha256: string; size: number }
-export interface BuiltPackage { ref: string; recipient: string; recipientName: string; buildId: string; profile: PackageProfile; data: RenderData; parts: BuiltPart[]; manifest: Manifest }
+/** A scan left out because it alone is larger than one email to this recipient can carry. */
+export interface OmittedScan { attachment: number; file: string; size: number; limit: number }
+export interface BuiltPackage { ref: string; recipient: string; recipientName: string; buildId: string; profile: PackageProfile; data: RenderData; parts: BuiltPart[]; manifest: Manifest; omitted: OmittedScan[] }
 
 export interface BuildOptions {
   recipients: string[] | 'all';
   outDir?: string | undefined;
   onProgress?: (recipient: string, done: number, total: number) => void;
+  /** Build the zips (in outDir) but record nothing: no blobs, no rows, no events (pack send --dry-run). */
+  dryRun?: boolean;
 }
 
 function indexText(m: Manifest): string {
@@ -105,8 +109,12 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
     const bytes = await pending.documents[i]!;
     docs.push({ name: name(d.name, `name of ${d.template}`), bytes, template: path.relative(app.templatesDir, path.join(profile.dir, d.template)) });
   }
-  // Then the scans of the profile's categories, in the order attached.
-  const scans = profile.attachments.flatMap((c) => attachments.filter((a) => a.category === c.category).map((a) => ({ a, folder: c.folder })));
+  // Then the scans of the profile's categories, in the order attached; one no email to this
+  // recipient could carry (kept with `attach --force`) is left out and reported, not fatal.
+  const limit = zipLimit(profile.max_email_bytes);
+  const wanted = profile.attachments.flatMap((c) => attachments.filter((a) => a.category === c.category).map((a) => ({ a, folder: c.folder })));
+  const omitted: OmittedScan[] = wanted.filter((s) => s.a.size > limit).map((s) => ({ attachment: s.a.id, file: s.a.file_name, size: s.a.size, limit }));
+  const scans = wanted.filter((s) => s.a.size <= limit);
   const names = uniqueNames([...docs.map((d) => d.name), ...scans.map((s) => (s.folder ? `${safeFileName(s.folder)}/` : '') + safeFileName(s.a.file_name))]);
   const builtAt = new Date();
   const files: (ManifestFile & { entry: ZipEntry })[] = [
@@ -171,6 +179,7 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
     built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
   }
 
+  if (opts.dryRun) return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: built.map((b) => ({ ...b, packageId: 0 })), manifest, omitted };
   // Keep each zip in the blob store (mail is built from it later) and record the package.
   const stored: BuiltPart[] = [];
   for (const b of built) {
@@ -191,12 +200,12 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
         partyId: party.id,
         kind: 'package_built',
         field: `package:${party.key}`,
-        newValue: { package: id, file: b.fileName, part: b.part, parts: b.parts, size: b.size, sha256: b.sha256, files: manifest.files.filter((f) => f.part === b.part).length },
+        newValue: { package: id, file: b.fileName, part: b.part, parts: b.parts, size: b.size, sha256: b.sha256, files: manifest.files.filter((f) => f.part === b.part).length, ...(omitted.length ? { omitted: omitted.map((o) => o.file) } : {}) },
       });
       stored.push({ ...b, packageId: id });
     }
   });
-  return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: stored, manifest };
+  return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: stored, manifest, omitted };
 }
 
 export async function buildPackages(app: App, actor: Actor, ref: string, opts: BuildOptions): Promise<BuiltPackage[]> {

@@ -24,12 +24,12 @@ export const PackageProfile = z.strictObject({
 });
 export type PackageProfile = z.infer<typeof PackageProfile> & { dir: string; file: string };
 
-export function profileFor(root: string, party: { key: string; kind: string }, type: string): PackageProfile {
-  const candidates = [path.join(root, party.key, 'package.yaml'), path.join(root, party.kind, 'package.yaml')];
+export function profileFor(root: string, party: { key: string; kind: string; profile?: string | null }, type: string): PackageProfile {
+  const candidates = [path.join(root, party.key, 'package.yaml'), path.join(root, party.kind, 'package.yaml'), ...(party.profile ? [path.join(root, party.profile, 'package.yaml')] : [])];
   const file = candidates.find((f) => existsSync(f) && (YAML.parse(readFileSync(f, 'utf8')) as { type?: string } | null)?.type === type);
   if (!file) {
     throw new DossierError('PROFILE_NOT_FOUND', `There is no ${type} package profile for ${party.key} (${party.kind}).`, {
-      hint: `Create ${path.relative(process.cwd(), candidates[0]!)} (or one for every ${party.kind}: ${path.relative(process.cwd(), candidates[1]!)}); templates/README.md describes it.`,
+      hint: `Create ${path.relative(process.cwd(), candidates[0]!)} (or one for every ${party.kind}: ${path.relative(process.cwd(), candidates[1]!)}), or give the party an existing one: dossier party edit ${party.key} --profile <folder>; templates/README.md describes it.`,
     });
   }
   return loadProfile(file);

@@ -20,6 +20,10 @@ export interface AttachmentRow {
   source: string;
   created_by: string;
   created_at: Date;
+  detached_at: Date | null;
+  detached_by: string | null;
+  /** Kept with --force although it is larger than a package email can carry: packages leave it out. */
+  oversize_forced: boolean;
 }
 
 export interface AttachResult { attached: AttachmentRow[]; alreadyThere: AttachmentRow[] }
@@ -40,7 +44,7 @@ const size = (n: number) => (n < 1048576 ? `${n.toLocaleString('en-US')} bytes` 
  * any is stored, so a bad file in the list attaches nothing. A file already attached to the record in
  * the same category (same bytes) is reported, not attached twice.
  */
-export async function attachFiles(db: Db, blobs: BlobStore, config: Config, actor: Actor, ref: string, files: string[], category: string): Promise<AttachResult> {
+export async function attachFiles(db: Db, blobs: BlobStore, config: Config, actor: Actor, ref: string, files: string[], category: string, opts: { oversizeForced?: (file: string) => boolean } = {}): Promise<AttachResult> {
   checkCategory(config, category);
   const rec = await getRecord(db, ref);
   const limit = config.attachments.maxBytes;
@@ -74,23 +78,23 @@ export async function attachFiles(db: Db, blobs: BlobStore, config: Config, acto
     const result: AttachResult = { attached: [], alreadyThere: [] };
     for (const s of stored) {
       await c.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [s.sha256, s.size, s.contentType]);
-      const dup = await c.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 AND category = $2 AND sha256 = $3', [rec.id, category, s.sha256]);
+      const dup = await c.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 AND category = $2 AND sha256 = $3 AND detached_at IS NULL', [rec.id, category, s.sha256]);
       if (dup.rows[0]) {
         result.alreadyThere.push(dup.rows[0]);
         continue;
       }
       const row = (
         await c.query<AttachmentRow>(
-          `INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-          [rec.id, category, path.basename(s.file), s.contentType, s.size, s.sha256, actor.source, actor.id],
+          `INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by, oversize_forced)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+          [rec.id, category, path.basename(s.file), s.contentType, s.size, s.sha256, actor.source, actor.id, opts.oversizeForced?.(s.file) ?? false],
         )
       ).rows[0]!;
       await recordEvent(c, actor, {
         recordId: rec.id,
         kind: 'attachment_added',
         field: `attachment:${category}`,
-        newValue: { id: row.id, file: row.file_name, category, size: row.size, sha256: row.sha256, contentType: row.content_type },
+        newValue: { id: row.id, file: row.file_name, category, size: row.size, sha256: row.sha256, contentType: row.content_type, ...(row.oversize_forced ? { oversizeForced: true } : {}) },
       });
       result.attached.push(row);
     }
@@ -99,6 +103,35 @@ export async function attachFiles(db: Db, blobs: BlobStore, config: Config, acto
   });
 }
 
-export async function listAttachments(q: Queryable, recordId: number): Promise<AttachmentRow[]> {
-  return (await q.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 ORDER BY id', [recordId])).rows;
+/** The record's attachments (detached ones only with `detached: true`: they left the record). */
+export async function listAttachments(q: Queryable, recordId: number, opts: { detached?: boolean } = {}): Promise<AttachmentRow[]> {
+  return (await q.query<AttachmentRow>(`SELECT * FROM attachments WHERE record_id = $1${opts.detached ? '' : ' AND detached_at IS NULL'} ORDER BY id`, [recordId])).rows;
+}
+
+/**
+ * Takes an attachment off its record (a file attached by mistake). The row stays, marked detached,
+ * and so do its blob (other records or mail may share the bytes) and its history; packages built
+ * from now on leave it out.
+ */
+export async function detachAttachment(db: Db, actor: Actor, ref: string, id: number, reason?: string): Promise<AttachmentRow> {
+  return withTransaction(db, async (c) => {
+    const rec = await getRecord(c, ref, { forUpdate: true });
+    const row = (await c.query<AttachmentRow>('SELECT * FROM attachments WHERE id = $1 AND record_id = $2', [id, rec.id])).rows[0];
+    if (!row) {
+      throw new DossierError('ATTACHMENT_NOT_FOUND', `${rec.ref} has no attachment #${id}.`, { hint: `\`dossier record show ${rec.ref}\` lists its attachments with their numbers.` });
+    }
+    if (row.detached_at) {
+      throw new DossierError('ATTACHMENT_NOT_FOUND', `Attachment #${id} (${row.file_name}) was already detached from ${rec.ref} by ${row.detached_by}.`, { hint: `\`dossier record history ${rec.ref}\` shows when.` });
+    }
+    const updated = (await c.query<AttachmentRow>('UPDATE attachments SET detached_at = now(), detached_by = $2 WHERE id = $1 RETURNING *', [id, actor.id])).rows[0]!;
+    await recordEvent(c, actor, {
+      recordId: rec.id,
+      kind: 'attachment_detached',
+      field: `attachment:${row.category}`,
+      oldValue: { id: row.id, file: row.file_name, category: row.category, size: row.size, sha256: row.sha256 },
+      details: reason ? { reason } : null,
+    });
+    await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [rec.id]);
+    return updated;
+  });
 }

@@ -14,6 +14,8 @@ export interface PartyRow {
   name: string;
   emails: string[];
   phone: string | null;
+  /** templates/<profile>/package.yaml, tried after the party's key and kind; null: none chosen. */
+  profile: string | null;
   created_at: Date;
 }
 
@@ -167,6 +169,58 @@ export async function linkPartyIn(c: Queryable, actor: Actor, rec: { id: number 
     await recordEvent(c, actor, { recordId: rec.id, partyId: party.id, kind: 'party_linked', field: `party:${party.key}`, newValue: { party: party.key, role } });
     return { created: true };
   }
+}
+
+/**
+ * Unlinks a party from a record (all its roles there, or one). The party stays in the directory;
+ * its earlier mail and events stay in the record's history.
+ */
+export async function unlinkParty(db: Db, actor: Actor, ref: string, partyKey: string, role?: string, reason?: string): Promise<{ ref: string; party: string; roles: string[] }> {
+  return withTransaction(db, async (c) => {
+    const rec = await getRecord(c, ref, { forUpdate: true });
+    const party = await getParty(c, partyKey);
+    const gone = await c.query<{ role: string }>(
+      'DELETE FROM record_parties WHERE record_id = $1 AND party_id = $2 AND ($3::text IS NULL OR role = $3) RETURNING role',
+      [rec.id, party.id, role ?? null],
+    );
+    if (!gone.rowCount) {
+      throw new DossierError('PARTY_NOT_LINKED', `${party.key} is not linked to ${rec.ref}${role ? ` as ${role}` : ''}.`, { hint: `\`dossier record show ${rec.ref}\` lists the parties linked to it.` });
+    }
+    const roles = gone.rows.map((r) => r.role).sort();
+    for (const r of roles) {
+      await recordEvent(c, actor, { recordId: rec.id, partyId: party.id, kind: 'party_unlinked', field: `party:${party.key}`, oldValue: { party: party.key, role: r }, details: reason ? { reason } : null });
+    }
+    await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [rec.id]);
+    return { ref: rec.ref, party: party.key, roles };
+  });
+}
+
+export interface PartyChanges { profile?: string | null | undefined; name?: string | undefined; emails?: string[] | undefined; addEmails?: string[] | undefined; removeEmails?: string[] | undefined; phone?: string | null | undefined; kind?: string | undefined }
+
+/** Corrects a party's name, addresses, phone or kind; one audit event per changed setting. */
+export async function editParty(db: Db, config: Config, actor: Actor, key: string, ch: PartyChanges): Promise<{ party: PartyRow; changed: string[] }> {
+  return withTransaction(db, async (c) => {
+    const prior = (await c.query<PartyRow>('SELECT * FROM parties WHERE key = $1 FOR UPDATE', [key.trim()])).rows[0];
+    if (!prior) await getParty(c, key); // throws PARTY_NOT_FOUND with its hint
+    const p = prior!;
+    const lower = (list: string[] | undefined) => (list ?? []).map((e) => e.trim().toLowerCase()).filter(Boolean);
+    let emails = ch.emails ? lower(ch.emails) : [...p.emails];
+    const missing = lower(ch.removeEmails).filter((e) => !emails.includes(e));
+    if (missing.length) throw new DossierError('PARTY_INVALID', `${p.key} has no address ${missing.join(', ')} to remove (it has: ${emails.join(', ') || 'none'}).`);
+    emails = emails.filter((e) => !lower(ch.removeEmails).includes(e));
+    emails = [...new Set([...emails, ...lower(ch.addEmails)])];
+    const next = normalise({ key: p.key, kind: ch.kind ?? p.kind, name: ch.name ?? p.name, emails, phone: ch.phone === undefined ? p.phone : ch.phone });
+    const problems = partyProblems(config, next);
+    const profile = ch.profile === undefined ? p.profile : ch.profile?.trim() || null;
+    if (profile !== null && !KEY.test(profile)) problems.push(`profile "${profile}" must be the name of a folder under templates/ (e.g. bank-sever)`);
+    if (problems.length) throw new DossierError('PARTY_INVALID', `Party "${p.key}": ${problems.join('; ')}. Nothing was changed.`, { details: { problems } });
+    const after = { ...next, profile };
+    const changed = (['kind', 'name', 'emails', 'phone', 'profile'] as const).filter((f) => JSON.stringify(p[f] ?? null) !== JSON.stringify(after[f] ?? null));
+    if (!changed.length) return { party: p, changed };
+    const row = (await c.query<PartyRow>('UPDATE parties SET kind = $2, name = $3, emails = $4, phone = $5, profile = $6, updated_at = now() WHERE id = $1 RETURNING *', [p.id, next.kind, next.name, next.emails, next.phone ?? null, profile])).rows[0]!;
+    for (const f of changed) await recordEvent(c, actor, { partyId: p.id, kind: 'party_changed', field: f, oldValue: p[f] ?? null, newValue: row[f] ?? null });
+    return { party: row, changed };
+  });
 }
 
 export function checkRole(config: Config, role: string): void {

@@ -83,6 +83,16 @@ export async function getRecord(q: Queryable, refInput: string, opts: { forUpdat
 export interface ListFilter { type?: string | undefined; status?: string | undefined }
 
 export async function listRecords(q: Queryable, config: Config, filter: ListFilter = {}): Promise<RecordRow[]> {
+  checkListFilter(config, filter);
+  const r = await q.query<RecordRow>(
+    `SELECT * FROM records WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR status = $2) ORDER BY id`,
+    [filter.type ?? null, filter.status ?? null],
+  );
+  return r.rows;
+}
+
+/** Refuses an unknown --type or a --status no (such) type has. */
+function checkListFilter(config: Config, filter: ListFilter): void {
   if (filter.type) recordType(config, filter.type);
   if (filter.status) {
     const types = filter.type ? [filter.type] : Object.keys(config.recordTypes);
@@ -92,11 +102,6 @@ export async function listRecords(q: Queryable, config: Config, filter: ListFilt
       });
     }
   }
-  const r = await q.query<RecordRow>(
-    `SELECT * FROM records WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR status = $2) ORDER BY id`,
-    [filter.type ?? null, filter.status ?? null],
-  );
-  return r.rows;
 }
 
 export interface StatusChange { ref: string; status: string; reason?: string | undefined }
@@ -137,4 +142,73 @@ export async function changeStatusIn(c: Queryable, config: Config, actor: Actor,
 /** Whether the record may go from its status to `to` (for callers that prefer to skip, not fail). */
 export function transitionAllowed(config: Config, type: string, from: string, to: string): boolean {
   return (config.recordTypes[type]?.transitions[from] ?? []).includes(to);
+}
+
+/** --limit/--offset as typed (text) or as numbers; --before a reference or an id. */
+export interface Page { limit?: number | string | undefined; offset?: number | string | undefined; before?: string | undefined }
+export interface FoundRecord extends RecordRow { matched: string[] }
+
+/** Checks --limit/--offset/--before once for every paged list; `before` is a reference or an id. */
+export function checkPage(p: Page): { limit: number; offset: number } {
+  const limit = p.limit === undefined ? 50 : Number(p.limit);
+  const offset = p.offset === undefined ? 0 : Number(p.offset);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new DossierError('USAGE', `--limit must be a whole number from 1 to 10000, not "${p.limit}".`);
+  if (!Number.isInteger(offset) || offset < 0) throw new DossierError('USAGE', `--offset must be a whole number, 0 or more, not "${p.offset}".`);
+  if (p.before !== undefined && p.offset) throw new DossierError('USAGE', 'Give either --offset or --before, not both.', { hint: '--before continues after the last row of the previous page; --offset skips rows.' });
+  return { limit, offset };
+}
+
+/** "21.11.2026" → "2026-11-21", so a date typed as staff write it finds values stored as ISO. */
+function isoOf(text: string): string | null {
+  const m = /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(text.trim());
+  return m ? `${m[3]}-${m[2]!.padStart(2, '0')}-${m[1]!.padStart(2, '0')}` : null;
+}
+
+/**
+ * Records newest first, optionally only those where `text` appears: the reference, title or status
+ * (its key or label), a linked party (key, name, address, phone: the client, the banks, any
+ * counterparty), any field value (INN, passport, phone: digits match whatever the spacing), or the
+ * day it was created. Each result says where the text was found.
+ */
+export async function findRecords(q: Queryable, config: Config, filter: ListFilter & Page & { text?: string | undefined }): Promise<FoundRecord[]> {
+  checkListFilter(config, filter);
+  const { limit, offset } = checkPage(filter);
+  let beforeId: number | null = null;
+  if (filter.before !== undefined) beforeId = /^\d+$/.test(filter.before) ? Number(filter.before) : (await getRecord(q, filter.before)).id;
+  const text = filter.text?.trim() ?? '';
+  if (filter.text !== undefined && !text) throw new DossierError('USAGE', 'Say what to look for: dossier record find <text>.', { hint: 'A reference, a name, a phone, an INN or passport number, a value, a status or a date (21.11.2026).' });
+  const like = `%${text.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+  const digits = text.replace(/\D/g, '');
+  // Digits are compared without spaces and dashes only when the text is mostly a number.
+  const numeric = digits.length >= 4 && digits.length >= text.replace(/[\s()+-]/g, '').length - 1;
+  // A Russian phone is written +7 916 … or 8 916 …: its last ten digits are the number.
+  const byDigits = numeric ? `%${digits.length === 11 && /^[78]/.test(digits) ? digits.slice(1) : digits}%` : null;
+  const iso = isoOf(text) ?? (/^\d{4}-\d{2}-\d{2}$/.test(text) ? text : null);
+  const statusKeys = text
+    ? Object.values(config.recordTypes).flatMap((t) => Object.entries(t.statuses).filter(([k, l]) => [k, l.ru, l.en].some((s) => s.toLowerCase().includes(text.toLowerCase()))).map(([k]) => k))
+    : [];
+  const rows = (
+    await q.query<FoundRecord>(
+      `WITH hits AS (
+         SELECT r.id, 'reference' AS what FROM records r WHERE $1::text IS NOT NULL AND r.ref ILIKE $1
+         UNION ALL SELECT r.id, 'title' FROM records r WHERE $1::text IS NOT NULL AND r.title ILIKE $1
+         UNION ALL SELECT r.id, 'status ' || r.status FROM records r WHERE r.status = ANY($2::text[])
+         UNION ALL SELECT r.id, 'created ' || to_char(r.created_at, 'YYYY-MM-DD') FROM records r WHERE $4::text IS NOT NULL AND r.created_at::date = $4::date
+         UNION ALL SELECT rp.record_id, 'party ' || p.key || ' (' || rp.role || ')' FROM record_parties rp JOIN parties p ON p.id = rp.party_id
+           WHERE $1::text IS NOT NULL AND (p.key ILIKE $1 OR p.name ILIKE $1 OR array_to_string(p.emails, ' ') ILIKE $1
+                  OR ($3::text IS NOT NULL AND regexp_replace(coalesce(p.phone, ''), '\\D', '', 'g') LIKE $3))
+         UNION ALL SELECT fv.record_id, 'field ' || fv.field_id FROM field_values fv
+           WHERE $1::text IS NOT NULL AND (fv.value::text ILIKE $1
+                  OR ($3::text IS NOT NULL AND regexp_replace(fv.value::text, '\\D', '', 'g') LIKE $3)
+                  OR ($4::text IS NOT NULL AND fv.value #>> '{}' = $4))
+       )
+       SELECT r.*, coalesce((SELECT array_agg(DISTINCT h.what ORDER BY h.what) FROM hits h WHERE h.id = r.id), '{}') AS matched
+       FROM records r
+       WHERE ($5::boolean OR r.id IN (SELECT id FROM hits))
+         AND ($6::text IS NULL OR r.type = $6) AND ($7::text IS NULL OR r.status = $7) AND ($8::bigint IS NULL OR r.id < $8)
+       ORDER BY r.id DESC LIMIT $9 OFFSET $10`,
+      [text ? like : null, statusKeys, byDigits, iso, !text, filter.type ?? null, filter.status ?? null, beforeId, limit, offset],
+    )
+  ).rows;
+  return rows;
 }

@@ -51,7 +51,7 @@ describe('attachments', () => {
     expect(attached[1]!.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(attached[1]!.size).toBe(bytes.length);
 
-    const h = (await dossier(['record', 'history', ref], env)).stdout;
+    const h = (await dossier(['record', 'history', ref], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(h).toContain('attachment акт осмотра.pdf (scene_photos,');
   });
 

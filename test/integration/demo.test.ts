@@ -34,11 +34,21 @@ describe('dossier demo', () => {
   it('tells the whole story: packages out, a day of mail in, each with its outcome, and the timelines', async () => {
     const run = await dossier(['demo'], env);
     expect(run.code).toBe(0);
-    const out = run.stdout;
+    // The timelines' last column wraps to fit 80 columns: joined back here.
+    const out = run.stdout.replace(/\n {20,}/g, ' ');
     const deal = /1\. Deal (DL-\d{4}-\d{5}): \d{3} values, parties client-smirnov, bank-sever, bank-volga, bank-meridian/.exec(out)![1]!;
     const claim = /Claim (CL-\d{4}-\d{5}): \d{3} values, parties translogistic, insurer-magistral, broker-garant, lessor-lpi, lawyer-ershov/.exec(out)![1]!;
-    expect(out).toContain(`${deal}: packages for bank-meridian, bank-sever, bank-volga built`);
-    expect(out).toContain(`${claim}: packages for broker-garant, insurer-magistral, lawyer-ershov, lessor-lpi built`);
+    expect(out).toContain(`   ${deal}: for bank-meridian, bank-sever, bank-volga — 3 email(s); status new → submitted.`);
+    expect(out).toContain(`   ${claim}: for broker-garant, insurer-magistral, lawyer-ershov, lessor-lpi — 4 email(s); status reported → submitted.`);
+    // Each step numbered once; counts of this run, not of the database; no raw Message-IDs.
+    expect(out.match(/^\d\./gm)).toEqual(['1.', '2.', '3.', '4.', '5.']);
+    expect(out).toContain('7 of the 7 package email(s) sent');
+    expect(out).not.toMatch(/<[^<>\s]+@[^<>\s]+>/);
+    expect(out).toMatch(/← 01-outlook-ru-forward-approved\.eml: applied/);
+    // The way to real mail fits the shipped configuration: file transport, no IMAP mailboxes yet.
+    expect(out).toContain('Run it for real:');
+    expect(out).toContain('- mail.transport: smtp and mail.smtp');
+    expect(out).toContain('- intake.mailboxes (the IMAP mailbox managers forward to)');
     expect(out).toMatch(/01-outlook-ru-forward-approved\.eml: applied — approved: АО «Банк Северный»: одобрено, сумма 1\u00a0500\u00a0000,00 руб\.; status submitted → decided/);
     expect(out).toMatch(/02-gmail-ru-forward-declined\.eml: applied — declined: ПАО «Волга-Кредит Банк»: отказ/);
     expect(out).toMatch(/21-lawyer-reply-two-pdfs\.eml: applied — 2 document\(s\) and a note from lawyer-ershov added to CL-/);
@@ -47,7 +57,7 @@ describe('dossier demo', () => {
     // The timelines: the decision from the message, the lawyer's documents, the mail sent.
     expect(out).toMatch(new RegExp(`${deal}\\nwhen`));
     expect(out).toMatch(/message:\d+\s+field decision_amount \[bank-sever\] set: — → 1500000\.00/);
-    expect(out).toMatch(/message:\d+\s+attachment Заключение эксперта № 118-26\.pdf \(incoming/);
+    expect(out).toMatch(/message:\d+\s+attachment #\d+ Заключение эксперта № 118-26\.pdf \(incoming/);
     expect(out).toMatch(/package for lawyer-ershov built: .+\.zip/);
     expect(out).toMatch(/worker:\d+\s+email #\d+ sent to a\.smirnov@example\.ru/);
     expect(out).toContain(`emails sent (.eml)         ${path.join(home, 'outbox')}`);

@@ -184,13 +184,13 @@ describe('dossier status', () => {
     expect(s.intake.lastDay).toEqual({ applied: 1, quarantined: 1, ignored: 0, refused: 0, failed: 0, pending: 0 });
     expect(s.intake.quarantined).toEqual({ total: 1, lastDay: 1 });
     expect(s.intake.pending).toEqual({ count: 0, oldest: null });
-    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, failed: 0, bounced: 0 });
+    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, failed: 0, bounced: 0, cancelled: 0 });
     expect(s.sms).toEqual({ queued: 1, sent: 0, failed: 0 });
     expect(s.queues).toBeNull(); // no worker has created the pg-boss schema yet
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
 
     const text = (await dossier(['status'], env)).stdout;
-    expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0$/m);
+    expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0 · cancelled 0$/m);
     expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · quarantined 1 · ignored 0/m);
     expect(text).toMatch(/^Quarantined\s+1 in the last 24 h, 1 in all$/m);
     expect(text).toMatch(/^decisions\s+never\s+—/m);

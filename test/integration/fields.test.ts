@@ -46,7 +46,7 @@ describe('field values', () => {
     expect(base.get('loan_amount')).toMatchObject({ value: '1500000.00', display: '1\u00a0500\u00a0000,00', setBy: 'cli:anna' });
     expect(base.get('borrower_birth_date')).toMatchObject({ value: '1985-11-21', display: '21.11.1985' });
     expect(base.get('has_criminal_record')).toMatchObject({ value: false, display: 'нет' });
-    const h = (await dossier(['record', 'history', deal], env)).stdout;
+    const h = (await dossier(['record', 'history', deal], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(h).toMatch(/cli:anna\s+field loan_amount set: \d+\.\d\d → 1500000\.00/);
   });
 
@@ -95,7 +95,7 @@ describe('field values', () => {
     // Dropping the override brings the base value back.
     await dossier(['field', 'unset', deal, '--recipient', 'bank-volga', 'loan_term_months'], env);
     expect((await view(deal, '--recipient', 'bank-volga')).get('loan_term_months')).toMatchObject({ value: 72, provenance: 'inherited' });
-    const h = (await dossier(['record', 'history', deal], env)).stdout;
+    const h = (await dossier(['record', 'history', deal], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(h).toContain('field loan_term_months [bank-volga] cleared: 36 → —');
   });
 
@@ -140,7 +140,7 @@ describe('migrating a record to another version', () => {
     const all = await view(ref, '--all');
     expect(all.get('borrower_fax')).toMatchObject({ value: '+74957654321', retired: true });
     expect((await view(ref)).has('borrower_fax')).toBe(false); // not in the everyday view
-    const h = (await dossier(['record', 'history', ref], env)).stdout;
+    const h = (await dossier(['record', 'history', ref], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(h).toContain('schema v1 → v2');
     expect(h).toMatch(/field borrower_fax set: — → \+74957654321 \(from deal-v1\.json\)/);
   });

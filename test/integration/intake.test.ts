@@ -87,7 +87,7 @@ describe('a manager forwards a bank decision', () => {
     expect(w.stdout).toMatch(/Sent 2, failed 0/);
     expect(w.stdout).toMatch(/SMS sent: 1/);
     expect((await readdir(path.join(home, 'sms'))).length).toBe(1);
-    const history = (await dossier(['record', 'history', deal], env)).stdout;
+    const history = (await dossier(['record', 'history', deal], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(history).toMatch(/message:\d+\s+field decision \[bank-sever\] set: — → approved/);
     expect(history).toMatch(/status submitted → decided \(reason: одобрено — АО «Банк Северный»\)/);
   });
@@ -169,7 +169,7 @@ describe('an outside party replies with documents', () => {
     expect(r.reason).toBe(`1 document(s) and a note from lawyer-ershov added to ${claim}`);
     const files = await sql<{ file_name: string; category: string; content_type: string }>("SELECT file_name, category, content_type FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND a.source = 'message'", [claim]);
     expect(files).toEqual([{ file_name: 'Претензия.pdf', category: 'incoming', content_type: 'application/pdf' }]);
-    const history = (await dossier(['record', 'history', claim], env)).stdout;
+    const history = (await dossier(['record', 'history', claim], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(history).toContain('note: Направляю претензию и определение суда.');
     const [ack] = await sql<{ kind: string; to_addresses: string[] }>('SELECT kind, to_addresses FROM outbox WHERE id = ANY($1)', [r.outbox]);
     expect(ack).toEqual({ kind: 'acknowledgement', to_addresses: ['a.ershov@ershov-law.example'] });

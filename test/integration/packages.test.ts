@@ -90,18 +90,20 @@ describe('pack build', () => {
     const index = zip.file('ОПИСЬ.txt')!.asText();
     expect(index).toContain(`Дело: ${deal}`);
     expect(index).toContain('шаблон bank-sever/questionnaire.docx, схема v2');
-    const history = (await run('record', 'history', deal)).stdout;
+    const history = (await run('record', 'history', deal)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined
     expect(history).toMatch(/package for bank-sever built: .+\.zip \(\d+ files, [\d.]+ KiB\)/);
   });
 
-  it('says which recipient has no profile, before building anything', async () => {
+  it('builds every recipient it can and names the one with no profile', async () => {
     await run('party', 'add', 'workshop-x', '--kind', 'workshop', '--name', 'СТО «Икс»', '--email', 'x@sto.example');
     await run('record', 'link', claim, 'workshop-x', '--role', 'recipient');
-    const before = (await sql('SELECT count(*)::int AS n FROM packages'))[0]!;
+    const before = (await sql<{ n: number }>('SELECT count(*)::int AS n FROM packages'))[0]!.n;
     const r = await dossier(['pack', 'build', claim, '--all'], env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error PROFILE_NOT_FOUND: There is no claim package profile for workshop-x (workshop).');
-    expect((await sql('SELECT count(*)::int AS n FROM packages'))[0]).toEqual(before);
+    expect(r.stderr).toContain(`error PACKAGES_INCOMPLETE: ${claim}: 1 of 5 package(s) could not be built (the other 4 were):`);
+    expect(r.stderr).toContain('workshop-x: PROFILE_NOT_FOUND There is no claim package profile for workshop-x (workshop).');
+    expect(r.stdout).toMatch(/insurer-magistral/);
+    expect((await sql<{ n: number }>('SELECT count(*)::int AS n FROM packages'))[0]!.n).toBe(before + 4);
     await sql(`DELETE FROM record_parties WHERE party_id = (SELECT id FROM parties WHERE key = 'workshop-x')`);
   });
 });
@@ -142,7 +144,7 @@ describe('pack send and delivery', () => {
     smtp.received.length = 0;
     let refusals = 0;
     smtp.rcptRule = (to) => (to === 'autoloans@volga-credit.example.ru' && refusals++ < 2 ? { code: 451, message: '4.7.1 Greylisted, try again later' } : undefined);
-    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-volga', '--json')).json() as { outbox: number }[];
+    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-volga', '--again', '--json')).json() as { outbox: number }[];
     const status = await workUntil(mail!.outbox, (s) => s === 'sent');
     smtp.rcptRule = null;
     expect(status).toBe('sent');
@@ -154,11 +156,12 @@ describe('pack send and delivery', () => {
 
   it('fails a permanent refusal (550) with the server\'s reason, and can retry it', async () => {
     smtp.rcptRule = (to) => (to === 'partners@meridian-bank.example' ? { code: 550, message: '5.1.1 <partners@meridian-bank.example>: mailbox unavailable' } : undefined);
-    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-meridian', '--json')).json() as { outbox: number }[];
+    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-meridian', '--again', '--json')).json() as { outbox: number }[];
     expect(await workUntil(mail!.outbox, (s) => s !== 'queued' && s !== 'sending')).toBe('failed');
     const failed = (await run('outbox', 'list', '--status', 'failed')).stdout;
-    expect(failed).toMatch(/failed\s+1\s+550 5\.1\.1 <partners@meridian-bank\.example>: mailbox unavailable/);
-    expect((await run('record', 'history', deal)).stdout).toMatch(/email #\d+ to .+ failed: 550/);
+    expect(failed).toMatch(new RegExp(`^${mail!.outbox}\\s.*failed\\s+1\\s`, 'm'));
+    expect(failed).toContain(`#${mail!.outbox}: 550 5.1.1 <partners@meridian-bank.example>: mailbox unavailable`);
+    expect((await run('record', 'history', deal)).stdout.replace(/\n {20,}/g, ' ')).toMatch(/email #\d+ to .+ failed: 550/);
 
     smtp.rcptRule = null;
     expect((await run('outbox', 'retry', String(mail!.outbox))).stdout).toBe(`Outbox #${mail!.outbox} is queued again; the worker will send it.`);
@@ -169,7 +172,7 @@ describe('pack send and delivery', () => {
 
   it('keeps a message queued while the server is down and sends it when it is back', async () => {
     await smtp.stop();
-    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-sever', '--json')).json() as { outbox: number }[];
+    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-sever', '--again', '--json')).json() as { outbox: number }[];
     await run('worker', '--until-idle');
     const [row] = await sql<{ status: string; attempts: number; last_response: string }>('SELECT status, attempts, last_response FROM outbox WHERE id = $1', [mail!.outbox]);
     expect(row).toMatchObject({ status: 'queued', attempts: 1 });
@@ -188,7 +191,7 @@ describe('pack send and delivery', () => {
     for (const f of scans) await writeFile(f, randomBytes(180_000));
     await run('attach', deal, ...scans, '--category', 'employment_documents');
     smtp.received.length = 0;
-    const mails = (await run('pack', 'send', deal, '--recipient', 'bank-volga', '--json')).json() as { part: number; parts: number; subject: string; outbox: number }[];
+    const mails = (await run('pack', 'send', deal, '--recipient', 'bank-volga', '--again', '--json')).json() as { part: number; parts: number; subject: string; outbox: number }[];
     expect(mails.length).toBeGreaterThanOrEqual(2);
     const n = mails.length;
     mails.forEach((m, i) => {
@@ -222,7 +225,11 @@ describe('share', () => {
     expect(mail.text).toContain('Чтобы добавить документы к делу, просто ответьте на это письмо');
     const zip = new PizZip(mail.attachments[0]!.content);
     expect(Object.keys(zip.files).some((n) => n.startsWith('Сопроводительное письмо'))).toBe(true);
-    const again = (await run('share', claim, '--email', 'm.orlova@advokat-orlova.example', '--json')).json();
-    expect(again).toMatchObject({ party: 'lawyer-m-orlova', created: false });
+    // Shared once: a second share finds the party and does not send the package twice.
+    const again = await dossier(['share', claim, '--email', 'm.orlova@advokat-orlova.example'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`error PACKAGE_ALREADY_SENT: ${claim}'s package for lawyer-m-orlova (m.orlova@advokat-orlova.example) was sent before; nothing was sent now.`);
+    expect(again.stderr).toContain(`dossier pack send ${claim} --recipient lawyer-m-orlova --again`);
+    expect(await sql('SELECT key FROM parties WHERE $1 = ANY(emails)', ['m.orlova@advokat-orlova.example'])).toEqual([{ key: 'lawyer-m-orlova' }]);
   });
 });

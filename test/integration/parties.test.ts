@@ -30,7 +30,7 @@ describe('parties', () => {
       expect.objectContaining({ key: 'bank-sever', kind: 'bank', name: 'АО «Банк Северный»', emails: ['credit@bank-sever.example', 'decisions@bank-sever.example'], phone: '+7 495 000-00-01' }),
     ]);
     const text = await dossier(['party', 'list'], env);
-    expect(text.stdout).toMatch(/bank-sever\s+bank\s+АО «Банк Северный»/);
+    expect(text.stdout).toMatch(/bank-sever\s+bank\s+\+7 495 000-00-01\s+АО «Банк Северный»/);
   });
 
   it('refuses a duplicate key, an unknown kind and a bad address', async () => {
@@ -94,7 +94,7 @@ describe('parties', () => {
     expect((await dossier(['record', 'link', ref, 'lawyer-orlova', '--role', 'lawyer'], env)).code).toBe(0);
     const show = (await dossier(['record', 'show', ref, '--json'], env)).json();
     expect(show.parties.map((p: { key: string; role: string }) => `${p.key}/${p.role}`)).toEqual(['insurer-garant/recipient', 'lawyer-orlova/lawyer']);
-    const h = (await dossier(['record', 'history', ref], env)).stdout;
+    const h = (await dossier(['record', 'history', ref], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(h).toContain('party lawyer-orlova linked as lawyer');
 
     const role = await dossier(['record', 'link', ref, 'insurer-garant', '--role', 'boss'], env);

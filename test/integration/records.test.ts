@@ -40,7 +40,7 @@ describe('records from the CLI', () => {
     expect(events[2]).toMatchObject({ actor: 'cli:tester', old_value: 'collecting', new_value: 'submitted', details: { reason: 'пакеты отправлены' } });
 
     const text = await dossier(['record', 'history', ref], env);
-    expect(text.stdout).toContain('status collecting → submitted (reason: пакеты отправлены)');
+    expect(text.stdout.replace(/\n {20,}/g, ' ')).toContain('status collecting → submitted (reason: пакеты отправлены)'); // the wrapped column joined back
 
     const byStatus = await dossier(['record', 'list', '--status', 'submitted', '--json'], env);
     expect(byStatus.json().map((r: { ref: string }) => r.ref)).toContain(ref);

@@ -18,9 +18,9 @@ function failure(fn: () => unknown): DossierError {
 describe('configuration', () => {
   it('loads the shipped defaults with nothing configured', async () => {
     const cwd = await tempDir();
-    const { config, home, files } = loadConfig({ env: {}, cwd });
+    const { config, home, files } = loadConfig({ env: { HOME: '/home/anna' }, cwd });
     expect(files).toHaveLength(1);
-    expect(home).toBe(path.join(cwd, '.dossier'));
+    expect(home).toBe('/home/anna/.local/share/dossier'); // no configuration file anywhere above: the XDG data folder
     expect(config.database.url).toBeNull();
     expect(config.recordTypes.deal!.prefix).toBe('DL');
     expect(config.recordTypes.claim!.prefix).toBe('CL');

@@ -8,11 +8,10 @@ import { createLogger } from '../../jobs/log.js';
 import { startWorker } from '../../jobs/service.js';
 import { outboxDir } from '../../outbound/outbox.js';
 import { tokenSecret } from '../../outbound/settings.js';
-import { sendPackages } from '../../packages/send.js';
+import { sendPackageSet } from '../../packages/send.js';
 import { fixturesDir } from '../../paths.js';
 import { fillMailFixture } from '../../tools/mail-fixtures.js';
 import { attachFiles } from '../../records/attachments.js';
-import { changeStatus } from '../../records/records.js';
 import { importRecords } from '../../schemas/bulk.js';
 import { setFields } from '../../schemas/fields.js';
 import { smsDir } from '../../outbound/sms.js';
@@ -56,34 +55,38 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
   await attachFiles(app.db, app.blobs, app.config, actor, deal!.ref, [scan('passport-smirnov.pdf'), scan('passport-smirnov-p2.jpg')], 'passport_scans');
   await attachFiles(app.db, app.blobs, app.config, actor, deal!.ref, [scan('income-2ndfl-smirnov.pdf')], 'income_documents');
   await setFields(app, actor, deal!.ref, [{ party: null, field: 'loan_term_months', raw: '72' }], { source: 'cli' });
-  await changeStatus(app.db, app.config, actor, { ref: deal!.ref, status: 'submitted', reason: 'demo: sent to the banks' });
   say(`1. Deal ${deal!.ref}: ${deal!.values} values, parties ${deal!.parties.join(', ')}; passport and income scans attached.`);
   say(`   The base loan term changed to 72 months: bank-sever keeps its own 48 (now a stale override, see \`dossier field show ${deal!.ref} --recipient bank-sever\`).`);
   const [claim] = await importRecords(app, actor, 'claim', path.join(fixturesDir, 'records', 'claim.json'));
   await attachFiles(app.db, app.blobs, app.config, actor, claim!.ref, [scan('police-report-cl.pdf')], 'police_report');
   await attachFiles(app.db, app.blobs, app.config, actor, claim!.ref, [scan('scene-photo-1.jpg')], 'scene_photos');
-  await changeStatus(app.db, app.config, actor, { ref: claim!.ref, status: 'submitted', reason: 'demo: sent to the insurer' });
   say(`   Claim ${claim!.ref}: ${claim!.values} values, parties ${claim!.parties.join(', ')}; police report and a scene photo attached.`);
 
-  // 2. Every package, into the outbox.
-  let packagesSent = 0;
+  // 2. Every package, into the outbox; the records' status follows (statusOnSend).
+  say('2. The packages, built (documents filled, scans added, a manifest) and queued:');
+  const queued: number[] = [];
   for (const ref of [deal!.ref, claim!.ref]) {
-    const mails = await sendPackages(app, actor, ref, { recipients: 'all' });
-    packagesSent += mails.length;
-    say(`2. ${ref}: packages for ${[...new Set(mails.map((m) => m.recipient))].join(', ')} built (documents filled, scans added, manifest) and queued (${mails.length} email(s)).`);
+    const r = await sendPackageSet(app, actor, ref, { recipients: 'all' });
+    const failed = r.recipients.filter((x) => x.outcome === 'failed');
+    if (failed.length) throw new DossierError('DEMO_STALLED', `The demo could not send ${ref}'s packages: ${failed.map((f) => `${f.recipient}: ${f.message}`).join('; ')}`);
+    queued.push(...r.mails.map((m) => m.outbox!));
+    const moved = r.status && 'to' in r.status ? `; status ${r.status.from} → ${r.status.to}` : '';
+    say(`   ${ref}: for ${[...new Set(r.mails.map((m) => m.recipient))].join(', ')} — ${r.mails.length} email(s)${moved}.`);
   }
+  const packagesSent = queued.length;
 
   // 3. The worker: it sends the packages, then reads the mail below as it arrives.
   const narrate = (line: string) => {
     const e = JSON.parse(line) as { event?: string; outcome?: string; reason?: string; source?: string; to?: string[]; subject?: string; msg?: string };
-    if (e.event === 'intake') say(`   ← ${e.source}: ${e.outcome} — ${e.reason}`);
+    // The Maildir file name without its unique prefix: the fixture it came from.
+    if (e.event === 'intake') say(`   ← ${(e.source ?? '').replace(/^maildir \S*?\.demo-[0-9a-f]+-/, '')}: ${e.outcome} — ${e.reason}`);
     else if (e.event === 'mail' && e.outcome !== 'sent') say(`   → outbox: ${e.msg}`);
   };
   const worker = await startWorker(app, createLogger(narrate, 'info'));
   try {
     say('3. The worker is running (the same code as `dossier worker`): it sends the packages…');
     await waitFor(app, 'the packages to be sent', async () => (await count(app, `SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')`)) === 0);
-    say(`   ${await count(app, `SELECT count(*)::int AS n FROM outbox WHERE status = 'sent'`)} email(s) sent so far, written to ${outboxDir(app)}.`);
+    say(`   ${await count(app, `SELECT count(*)::int AS n FROM outbox WHERE status = 'sent' AND id = ANY($1)`, [queued])} of the ${queued.length} package email(s) sent, written to ${outboxDir(app)}.`);
 
     // 4. The day's mail arrives in the Maildir, the way a delivery agent puts it there.
     say('4. Mail arrives in the intake Maildir:');
@@ -135,7 +138,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
     say(`  the journal                npx dossier mail list   ·   npx dossier mail show <id>`);
     say(`  the outbox                 npx dossier outbox list`);
     say(`  a record                   npx dossier record show ${deal!.ref}   ·   npx dossier record history ${claim!.ref}`);
-    say(`  run it for real            npx dossier worker   (reads ${dir} and the IMAP mailboxes until Ctrl-C)`);
+    for (const line of forReal(app, dir)) say(line);
     return { deal: deal!.ref, claim: claim!.ref, ref: deal!.ref, packagesSent, incoming, dirs };
   } finally {
     await worker.stop();
@@ -174,4 +177,19 @@ function tagSubject(raw: string, ref: string): string {
 function addHeader(raw: string, header: string): string {
   const end = raw.search(/\r?\n\r?\n/);
   return end < 0 ? raw : `${raw.slice(0, end)}\r\n${header}${raw.slice(end)}`;
+}
+
+/** How to go from the demo to real mail, for the configuration in use. */
+function forReal(app: App, inbox: string): string[] {
+  const m = app.config.mail;
+  const mailboxes = app.config.intake.mailboxes.length;
+  const steps: string[] = [];
+  if (m.transport === 'file') steps.push('mail.transport: smtp and mail.smtp (host, port, user; the password in DOSSIER_MAIL__SMTP__PASSWORD) — until then mail goes to .eml files');
+  if (!mailboxes) steps.push(`intake.mailboxes (the IMAP mailbox managers forward to) — until then only ${inbox} is read`);
+  return [
+    '',
+    'Run it for real:',
+    ...(steps.length ? [`  in your dossier.config.yaml (\`npx dossier where\` says which file and data home are used) set`, ...steps.map((s) => `    - ${s}`)] : []),
+    '  then `npx dossier doctor` checks it, and `npx dossier worker` runs until Ctrl-C.',
+  ];
 }

@@ -1,6 +1,7 @@
 import type { Actor, App } from '../../app.js';
-import { addParty, importParties, linkParty, listParties, type ImportResult, type PartyRow } from '../../records/parties.js';
+import { addParty, editParty, importParties, linkParty, listParties, type ImportResult, type PartyRow } from '../../records/parties.js';
 import { getRecord } from '../../records/records.js';
+import { DossierError } from '../../errors.js';
 import { formatTable } from '../output.js';
 
 export interface PartyAddOptions { key: string; kind: string; name: string; email: string[]; phone?: string | undefined }
@@ -15,7 +16,8 @@ export async function partyList(app: App, opts: { kind?: string | undefined }): 
 
 export function renderParties(rows: PartyRow[]): string {
   if (!rows.length) return 'No parties.';
-  return formatTable(['key', 'kind', 'name', 'emails', 'phone'], rows.map((p) => [p.key, p.kind, p.name, p.emails.join(', '), p.phone]));
+  // The name and addresses last: the column that wraps, so the table fits 80 columns.
+  return formatTable(['key', 'kind', 'phone', 'name <emails>'], rows.map((p) => [p.key, p.kind, p.phone, p.emails.length ? `${p.name} <${p.emails.join(', ')}>` : p.name]));
 }
 
 export async function partyImport(app: App, actor: Actor, file: string, opts: { update?: boolean | undefined; encoding?: string | undefined; onNote?: (line: string) => void }): Promise<ImportResult> {
@@ -31,3 +33,26 @@ export async function recordLink(app: App, actor: Actor, o: { ref: string; party
   const rec = await getRecord(app.db, o.ref);
   return { ref: rec.ref, party: o.party, role: o.role, created };
 }
+
+export interface PartyEditOptions { name?: string; email?: string[]; addEmail?: string[]; removeEmail?: string[]; phone?: string; kind?: string; profile?: string }
+
+/** `party edit`: corrects a party; only the settings given change, each change audited. */
+export async function partyEdit(app: App, actor: Actor, key: string, o: PartyEditOptions) {
+  const given = (l: string[] | undefined) => (l && l.length ? l : undefined);
+  const ch = {
+    name: o.name,
+    emails: given(o.email),
+    addEmails: given(o.addEmail),
+    removeEmails: given(o.removeEmail),
+    phone: o.phone === undefined ? undefined : o.phone.trim() === '' ? null : o.phone,
+    kind: o.kind,
+    profile: o.profile === undefined ? undefined : o.profile.trim() === '' ? null : o.profile,
+  };
+  if (Object.values(ch).every((v) => v === undefined)) {
+    throw new DossierError('USAGE', 'Say what to change: --name, --email (replaces all), --add-email, --remove-email, --phone, --kind or --profile.', { hint: `dossier party edit ${key} --name "ООО «Новое имя»"` });
+  }
+  return editParty(app.db, app.config, actor, key, ch);
+}
+
+export const renderPartyEdit = (r: { party: PartyRow; changed: string[] }) =>
+  r.changed.length ? `${r.party.key}: changed ${r.changed.join(', ')}.` : `${r.party.key}: nothing to change (the values given are the ones it has).`;

@@ -1,8 +1,8 @@
 import type { Actor, App } from '../../app.js';
 import { listAttachments, type AttachmentRow } from '../../records/attachments.js';
 import { recordHistory, type EventRow } from '../../records/events.js';
-import { recordParties, type LinkedParty } from '../../records/parties.js';
-import { changeStatus, createRecord, getRecord, listRecords, recordType, type RecordRow } from '../../records/records.js';
+import { recordParties, unlinkParty, type LinkedParty } from '../../records/parties.js';
+import { changeStatus, createRecord, findRecords, getRecord, recordType, type FoundRecord, type RecordRow } from '../../records/records.js';
 import { formatBytes, formatTable, formatTime } from '../output.js';
 
 export async function recordCreate(app: App, actor: Actor, opts: { type: string; title?: string | undefined }): Promise<RecordRow> {
@@ -35,24 +35,45 @@ export function renderRecord(v: RecordView): string {
     `  updated   ${formatTime(r.updated_at)}`,
     '',
     v.parties.length
-      ? formatTable(['party', 'role', 'kind', 'name', 'emails'], v.parties.map((p) => [p.key, p.role, p.kind, p.name, p.emails.join(', ')]))
+      ? formatTable(['party', 'role', 'name', 'emails'], v.parties.map((p) => [p.key, p.role, p.name, p.emails.join(', ')]), { shrink: [2] })
       : 'No parties linked (dossier record link <ref> <party> --role <role>).',
     '',
     v.attachments.length
-      ? formatTable(['#', 'category', 'file', 'type', 'size', 'sha256'], v.attachments.map((a) => [a.id, a.category, a.file_name, a.content_type, formatBytes(a.size), a.sha256.slice(0, 12)]))
+      ? formatTable(['#', 'category', 'file', 'type', 'size'], v.attachments.map((a) => [a.id, a.category, a.file_name + (a.oversize_forced ? ' (left out of packages: too big)' : ''), a.content_type, formatBytes(a.size)]), { shrink: [2, 3] })
       : 'No attachments (dossier attach <ref> <file…> --category <c>).',
   ];
   return lines.join('\n');
 }
 
-export async function recordList(app: App, opts: { type?: string | undefined; status?: string | undefined }): Promise<RecordRow[]> {
-  return listRecords(app.db, app.config, opts);
+export interface ListOptions { type?: string | undefined; status?: string | undefined; limit?: string | undefined; offset?: string | undefined; before?: string | undefined }
+
+const page = (o: ListOptions) => ({ limit: o.limit, offset: o.offset, before: o.before });
+
+/** Records newest first, a page at a time (--limit, --offset or --before <ref>). */
+export async function recordList(app: App, o: ListOptions): Promise<FoundRecord[]> {
+  return findRecords(app.db, app.config, { type: o.type, status: o.status, ...page(o) });
 }
 
-export function renderRecordList(rows: RecordRow[]): string {
-  if (!rows.length) return 'No records.';
-  return formatTable(['ref', 'type', 'status', 'title', 'created'], rows.map((r) => [r.ref, r.type, r.status, r.title, formatTime(r.created_at)]));
+/** Records where the text appears (reference, names, phones, INN/passport, any value, status, dates). */
+export async function recordFind(app: App, text: string, o: ListOptions): Promise<FoundRecord[]> {
+  return findRecords(app.db, app.config, { text, type: o.type, status: o.status, ...page(o) });
 }
+
+export function renderRecordList(rows: FoundRecord[], opts: { home?: string; found?: boolean; limit?: string | undefined } = {}): string {
+  if (!rows.length) return opts.found ? 'Nothing found.' : `No records${opts.home ? ` in ${opts.home}` : ''}.${opts.home ? ' (`dossier where` says why this data home.)' : ''}`;
+  const table = opts.found
+    ? formatTable(['ref', 'status', 'title', 'found in'], rows.map((r) => [r.ref, r.status, r.title, r.matched.join(', ')]), { shrink: [2] })
+    : formatTable(['ref', 'status', 'created', 'title'], rows.map((r) => [r.ref, r.status, formatTime(r.created_at), r.title]));
+  // A full page: there may be more.
+  return rows.length >= Number(opts.limit ?? 50) ? `${table}\nNewest first; older ones: --before ${rows[rows.length - 1]!.ref}.` : table;
+}
+
+export async function recordUnlink(app: App, actor: Actor, o: { ref: string; party: string; role?: string | undefined; reason?: string | undefined }) {
+  return unlinkParty(app.db, actor, o.ref, o.party, o.role, o.reason);
+}
+
+export const renderUnlink = (r: { ref: string; party: string; roles: string[] }) =>
+  `${r.ref}: ${r.party} unlinked (was ${r.roles.join(', ')}). Its earlier mail and events stay in the history.`;
 
 export async function recordStatus(app: App, actor: Actor, opts: { ref: string; status: string; reason?: string | undefined }) {
   const { record, from } = await changeStatus(app.db, app.config, actor, opts);
@@ -77,16 +98,28 @@ export function describeEvent(e: EventRow): string {
       return `party ${v.party} linked as ${v.role}`;
     }
     case 'attachment_added': {
-      const v = e.new_value as { file: string; category: string; size: number };
-      return `attachment ${v.file} (${v.category}, ${formatBytes(v.size)})`;
+      const v = e.new_value as { id?: number; file: string; category: string; size: number; oversizeForced?: boolean };
+      return `attachment${v.id ? ` #${v.id}` : ''} ${v.file} (${v.category}, ${formatBytes(v.size)})${v.oversizeForced ? ', kept with --force although too big for packages' : ''}`;
     }
+    case 'attachment_detached': {
+      const v = e.old_value as { id: number; file: string; category: string };
+      return `attachment #${v.id} ${v.file} (${v.category}) detached${e.details?.reason ? ` (reason: ${String(e.details.reason)})` : ''}`;
+    }
+    case 'party_unlinked': {
+      const v = e.old_value as { party: string; role: string };
+      return `party ${v.party} unlinked (was ${v.role})${e.details?.reason ? ` (reason: ${String(e.details.reason)})` : ''}`;
+    }
+    case 'mail_cancelled':
+      return `email ${e.field?.replace('outbox:', '#')} cancelled before it was sent${e.details?.reason ? ` (reason: ${String(e.details.reason)})` : ''}`;
     case 'field_set':
     case 'field_cleared':
     case 'override_confirmed': {
       const section = (e.details?.section as string | undefined) ?? 'base';
       const where = section === 'base' ? '' : ` [${section}]`;
       const verb = e.kind === 'field_cleared' ? 'cleared' : e.kind === 'override_confirmed' ? 'override confirmed' : 'set';
-      const origin = e.details?.origin ? ` (from ${String(e.details.origin)})` : '';
+      // A Message-ID says nothing to a reader: the actor (message:17) already points at the mail.
+      const from = e.details?.origin ? String(e.details.origin) : '';
+      const origin = !from || (/^<[^>]*@[^>]*>$/.test(from) && e.actor.startsWith('message:')) ? '' : /^<[^>]*@[^>]*>$/.test(from) ? ' (from an email)' : ` (from ${from})`;
       return `field ${e.field}${where} ${verb}: ${show(e.old_value)} → ${show(e.new_value)}${origin}`;
     }
     case 'package_built': {
@@ -123,5 +156,5 @@ export function describeEvent(e: EventRow): string {
 const partyOf = (field: string | null) => (field ?? '').replace(/^[a-z]+:/, '');
 
 export function renderHistory(h: { ref: string; events: EventRow[] }): string {
-  return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]));
+  return `${h.ref}\n` + formatTable(['when', 'who', 'what'], h.events.map((e) => [formatTime(e.at), e.actor, describeEvent(e)]), { shrink: [1] });
 }
