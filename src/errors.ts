@@ -53,6 +53,8 @@ export const ErrorCodes = {
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
+  TOKEN_SECRET_MISSING: { exit: 2, title: 'The reply-token secret is missing or is not the one that issued the tokens in circulation' },
+  TOKEN_NOT_FOUND: { exit: 1, title: 'No reply token for this record and party' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

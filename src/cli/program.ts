@@ -4,6 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
+import { renderRevoke, shareRevoke } from './commands/share.js';
 import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
 import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
@@ -214,13 +215,20 @@ export function buildProgram(cli: CliEnv): Command {
       if (o.background) await action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
       else await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
     });
-  program
-    .command('share <ref>')
+  // `share <ref> --email …` stays as it was (the default subcommand); `share revoke` ends a party's reply token.
+  const share = program.command('share').description('share a record with someone outside (a lawyer), or revoke their reply token');
+  share
+    .command('send <ref>', { isDefault: true })
     .description('send the full package to someone outside (a lawyer): creates the party if needed; their replies can add documents')
     .requiredOption('--email <address>', 'their address')
     .option('--role <role>', 'their role on the record', 'lawyer')
     .option('--name <name>', 'their name, for a new party')
     .action(action((app, ref: string, o: { email: string; role: string; name?: string }) => shareCmd(app, actor(), ref, o), renderShare));
+  share
+    .command('revoke <ref>')
+    .description('revoke the reply token a party holds for the record: their replies no longer add anything')
+    .requiredOption('--party <key>', 'the party whose token ends')
+    .action(action((app, ref: string, o: { party: string }) => shareRevoke(app, actor(), ref, o), renderRevoke));
 
   const outbox = program.command('outbox').description('every email Dossier sends, with its delivery state');
   outbox
