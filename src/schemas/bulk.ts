@@ -4,7 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type DbClient } from '../db/pool.js';
-import { excelCsv } from '../csv.js';
+import { excelCsv, restoreCell } from '../csv.js';
 import { DossierError } from '../errors.js';
 import { checkRole, getParty, insertParty, linkPartyIn, partyProblems, type PartyInput } from '../records/parties.js';
 import { insertRecord, listRecords, recordType, type RecordRow } from '../records/records.js';
@@ -38,7 +38,8 @@ async function readSheet(file: string, format: 'csv' | 'xlsx'): Promise<Sheet> {
       throw new DossierError('IMPORT_INVALID', `${file}${(err as { lines?: number }).lines ? ` line ${(err as { lines?: number }).lines}` : ''}: ${(err as Error).message}`, { hint: 'Nothing was imported.' });
     }
     const [head, ...rest] = records;
-    return { header: (head?.record ?? []).map((h) => h.trim()), rows: rest.map((r) => ({ line: r.info.lines, cells: r.record })) };
+    // restoreCell: a cell Dossier's export neutralised against CSV injection (src/csv.ts) reads back as it was.
+    return { header: (head?.record ?? []).map((h) => h.trim()), rows: rest.map((r) => ({ line: r.info.lines, cells: r.record.map(restoreCell) })) };
   }
   const wb = new ExcelJS.Workbook();
   try {
