@@ -96,7 +96,7 @@ describe('dossier doctor', () => {
     expect(r.check('mail transport').status).toBe('OK');
     expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'DOCTOR_FAILED', message: '1 check(s) failed: imap:decisions.' });
 
-    const text = await dossier(['doctor'], { ...env, DOSSIER_INTAKE__MAILBOXES: mailbox('not-the-password') });
+    const text = await dossier(['doctor'], { ...doctorEnv(), DOSSIER_INTAKE__MAILBOXES: mailbox('not-the-password') });
     expect(text.code).toBe(2);
     expect(text.stdout).toMatch(/^FAIL\s+imap:decisions/m);
     expect(text.stderr).toContain('error DOCTOR_FAILED: 1 check(s) failed: imap:decisions.');
@@ -184,7 +184,7 @@ describe('dossier doctor: staff authentication and reply tokens', () => {
     expect(placeholder.code).toBe(2);
     expect(placeholder.check('staff auth')).toMatchObject({ status: 'FAIL', message: expect.stringContaining('trusts mx.dossier.example, a placeholder'), hint: expect.stringContaining('intake.staffAuth.trustedAuthServId') });
     expect(JSON.parse(placeholder.stderr).error.message).toContain('staff auth');
-    const unset = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx1.corp.ru' });
+    const unset = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx1.corp.ru', DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: 'null' });
     expect(unset.check('staff auth')).toMatchObject({ status: 'FAIL', message: 'mta: mtaHostname not set, so no staff mail can be verified: the setting trusts nothing real' });
     const real = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx1.corp.ru', DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: 'mx1.corp.ru' });
     expect(real.check('staff auth')).toMatchObject({ status: 'OK', message: expect.stringContaining('trusts Authentication-Results by mx1.corp.ru above a Received by mx1.corp.ru') });
