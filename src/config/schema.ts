@@ -125,7 +125,8 @@ export const ConfigSchema = z
        * authentication-results → mta (it then also needs mtaHostname).
        */
       staffAuth: z.preprocess(
-        (v) => (v === 'mailauth' ? { mode: 'dkim' } : v === 'authentication-results' ? { mode: 'mta' } : v),
+        // "none" (trust every staff From) is gone: read as an invalid mode, so the error names the choices.
+        (v) => (v === 'mailauth' ? { mode: 'dkim' } : v === 'authentication-results' ? { mode: 'mta' } : typeof v === 'string' ? { mode: v } : v),
         z.strictObject({
           mode: z.enum(['dkim', 'mta']).default('dkim'),
           trustedAuthServId: z.string().min(1).nullable().default(null),
