@@ -13,7 +13,7 @@ import { isDossierError } from '../errors.js';
 import { imapClient, type MailboxConfig } from '../inbound/imap.js';
 import { maildirPath } from '../inbound/maildir.js';
 import { transportFor } from '../outbound/outbox.js';
-import { secretFingerprint, tokensIssued } from '../outbound/settings.js';
+import { secretFingerprint, secretMismatch, tokensIssued } from '../outbound/settings.js';
 import { SendError } from '../outbound/transports.js';
 import { formatProblem } from '../schemas/load.js';
 
@@ -249,9 +249,9 @@ async function checkReplyTokens(app: App): Promise<Outcome> {
     if (await tokensIssued(app.db)) return fail('reply tokens were issued, but their secret is gone (no mail.tokenSecret, no reply_token_secret in the database): every reply with a token would be refused', restore);
     return ok('no secret yet: one is generated when the first package is sent');
   }
-  const known = await get('reply_token_fingerprint');
   const marks = [current, ...m.previousTokenSecrets].map(secretFingerprint);
-  if (known && !marks.includes(known)) return fail(`the reply-token secret (fingerprint ${marks[0]}) is not the one that issued the tokens in circulation (fingerprint ${known})`, restore);
+  const mismatch = await secretMismatch(app.db, { current, previous: m.previousTokenSecrets.filter((s) => s !== current) });
+  if (mismatch) return fail(mismatch, restore);
   const where = m.tokenSecret ? 'mail.tokenSecret' : 'kept in the database';
   return ok(`secret ${where} (fingerprint ${marks[0]}${m.previousTokenSecrets.length ? `, ${m.previousTokenSecrets.length} previous still read` : ''}); ${tally}`);
 }

@@ -42,6 +42,22 @@ export async function tokensIssued(q: Queryable): Promise<boolean> {
   return r.rows[0]!.any;
 }
 
+/**
+ * Why these secrets are not the ones that issued the tokens in circulation, or null when they are
+ * (or nothing tells): the kept fingerprint; and, for a database that predates the fingerprint, a
+ * generated secret in the database that a configured one silently replaced.
+ */
+export async function secretMismatch(q: Queryable, secrets: TokenSecrets): Promise<string | null> {
+  const marks = [secrets.current, ...secrets.previous].map(secretFingerprint);
+  const known = await setting(q, FINGERPRINT_KEY);
+  if (known) return marks.includes(known) ? null : `The reply-token secret in use (fingerprint ${marks[0]}) is not the one that issued the tokens in circulation (fingerprint ${known}), nor one of mail.previousTokenSecrets.`;
+  const stored = await setting(q, SECRET_KEY);
+  if (stored && ![secrets.current, ...secrets.previous].includes(stored) && (await tokensIssued(q))) {
+    return 'mail.tokenSecret is set, but the tokens in circulation were issued with the secret kept in the database (settings.reply_token_secret); add that one to mail.previousTokenSecrets to keep them working.';
+  }
+  return null;
+}
+
 const missing = (message: string) =>
   new DossierError('TOKEN_SECRET_MISSING', message, {
     hint: 'Restore the secret that issued the tokens: set mail.tokenSecret (DOSSIER_MAIL__TOKEN_SECRET) to it, or restore the settings row reply_token_secret. To start afresh on purpose (every token in circulation stops working), see README.md, "Security": rotating the token secret.',
@@ -62,11 +78,10 @@ async function resolve(app: App): Promise<TokenSecrets> {
     }
   }
   const secrets: TokenSecrets = { current, previous: m.previousTokenSecrets.filter((s) => s !== current) };
+  const problem = await secretMismatch(db, secrets);
+  if (problem) throw missing(problem);
   const known = await setting(db, FINGERPRINT_KEY);
   const marks = [secrets.current, ...secrets.previous].map(secretFingerprint);
-  if (known && !marks.includes(known)) {
-    throw missing(`The reply-token secret in use (fingerprint ${marks[0]}) is not the one that issued the tokens in circulation (fingerprint ${known}), nor one of mail.previousTokenSecrets.`);
-  }
   // The mark follows the current secret once a rotation has been declared (the old one in previousTokenSecrets).
   if (known !== marks[0]) {
     await db.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [FINGERPRINT_KEY, marks[0]]);

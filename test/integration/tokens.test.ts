@@ -125,5 +125,16 @@ describe('reply tokens', () => {
     } finally {
       await rotated.close();
     }
+
+    // A database from before the fingerprint: its generated secret issued the tokens, and a newly
+    // configured secret would silently replace it.
+    await app.db.query(`DELETE FROM settings WHERE key = 'reply_token_fingerprint'`);
+    await app.db.query(`INSERT INTO settings (key, value) VALUES ('reply_token_secret', $1)`, [saved]);
+    const replaced = await openApp({ env: { ...env, DOSSIER_MAIL__TOKEN_SECRET: 'yet-another-secret-0123456789' } });
+    try {
+      await expect(tokenSecret(replaced)).rejects.toMatchObject({ code: 'TOKEN_SECRET_MISSING', message: expect.stringContaining('settings.reply_token_secret') });
+    } finally {
+      await replaced.close();
+    }
   });
 });
