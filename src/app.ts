@@ -6,6 +6,7 @@ import { startEmbedded, type EmbeddedHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
 import { DossierError } from './errors.js';
+import { redactUrl } from './redact.js';
 import { fieldSchemasDir, templatesDir } from './paths.js';
 import { SchemaRegistry } from './schemas/registry.js';
 import { FsBlobStore, type BlobStore } from './storage/blobs.js';
@@ -95,6 +96,5 @@ export async function openApp(options: OpenAppOptions = {}): Promise<App> {
   return { config, configFiles: files, home, db, blobs, schemas: new SchemaRegistry(db, schemasDir), templatesDir: templates, embedded, close };
 }
 
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
+// Passwords and query secrets out of URLs: src/redact.ts (every form of them).
+export { redactUrl };

@@ -59,6 +59,8 @@ export const ErrorCodes = {
   PARTY_NOT_LINKED: { exit: 1, title: 'The party is not linked to the record' },
   PACKAGE_ALREADY_SENT: { exit: 1, title: 'The package was already sent' },
   PACKAGES_INCOMPLETE: { exit: 1, title: 'Some recipients\' packages failed' },
+  TOKEN_SECRET_MISSING: { exit: 2, title: 'The reply-token secret is missing or is not the one that issued the tokens in circulation' },
+  TOKEN_NOT_FOUND: { exit: 1, title: 'No reply token for this record and party' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

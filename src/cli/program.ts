@@ -25,6 +25,9 @@ const m_mail = () => import('./commands/mail.js');
 const m_outbox = () => import('./commands/outbox.js');
 const m_pack = () => import('./commands/pack.js');
 const m_where = () => import('./commands/where.js');
+const m_share = () => import('./commands/share.js');
+const shareRevoke = lazy(m_share, 'shareRevoke');
+const renderRevoke = lazy(m_share, 'renderRevoke');
 const m_documents = () => import('./commands/documents.js');
 const m_schemas_bulk = () => import('../schemas/bulk.js');
 const m_schema = () => import('./commands/schema.js');
@@ -382,13 +385,20 @@ export function buildProgram(cli: CliEnv): Command {
       const print = (r: Parameters<typeof renderSent>[0]) => io.out(g.json ? toJson(sentMails(r)) : renderSent(r));
       await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packSend(app, actor(), io, Boolean(g.json), ref, o, print));
     });
-  program
-    .command('share <ref>')
+  // `share <ref> --email …` stays as it was (the default subcommand); `share revoke` ends a party's reply token.
+  const share = program.command('share').description('share a record with someone outside (a lawyer), or revoke their reply token');
+  share
+    .command('send <ref>', { isDefault: true })
     .description('send the full package to someone outside (a lawyer): creates the party if needed; their replies can add documents')
     .requiredOption('--email <address>', 'their address')
     .option('--role <role>', 'their role on the record', 'lawyer')
     .option('--name <name>', 'their name, for a new party')
     .action(action((app, ref: string, o: { email: string; role: string; name?: string }) => shareCmd(app, actor(), ref, o), renderShare));
+  share
+    .command('revoke <ref>')
+    .description('revoke the reply token a party holds for the record: their replies no longer add anything')
+    .requiredOption('--party <key>', 'the party whose token ends')
+    .action(action((app, ref: string, o: { party: string }) => shareRevoke(app, actor(), ref, o), renderRevoke));
 
   const outbox = program.command('outbox').description('every email Dossier sends, with its delivery state');
   outbox

@@ -92,8 +92,12 @@ export const ConfigSchema = z
         delaySeconds: z.number().int().min(1),
         backoff: z.boolean(),
       }),
-      /** Secret for reply tokens; empty: generated once and kept in the database. */
+      /** Secret for reply tokens; empty: generated once and kept in the database (never again once tokens are out). */
       tokenSecret: z.string().min(16).nullable().default(null),
+      /** Secrets that issued tokens still in circulation, checked after tokenSecret (rotation: README, Security). */
+      previousTokenSecrets: z.array(z.string().min(16)).default([]),
+      /** Days a reply token stays valid after it was last sent. */
+      tokenDays: z.number().int().min(1).max(3650).default(180),
       /** Staff addresses (status replies are accepted only from them). */
       staff: z.array(z.string().email()).default([]),
     }),
@@ -125,10 +129,22 @@ export const ConfigSchema = z
       }),
       /** More messages than this from one sender in an hour are quarantined. */
       perSenderPerHour: z.number().int().positive(),
-      /** How staff mail proves it is real: none, our MTA's Authentication-Results, or mailauth on the message. */
-      staffAuth: z.enum(['none', 'authentication-results', 'mailauth']),
-      /** The authserv-id our own MTA writes in Authentication-Results (only its results are trusted). */
-      trustedAuthServId: z.string().nullable().default(null),
+      /**
+       * How staff mail proves it is real (src/inbound/verify.ts). dkim: Dossier verifies the DKIM
+       * signature of the From domain itself (mailauth). mta: our own MTA's Authentication-Results,
+       * trusted only in the topmost header bearing trustedAuthServId that stands above a Received
+       * added by mtaHostname. The old string forms are read as before: mailauth → dkim,
+       * authentication-results → mta (it then also needs mtaHostname).
+       */
+      staffAuth: z.preprocess(
+        // "none" (trust every staff From) is gone: read as an invalid mode, so the error names the choices.
+        (v) => (v === 'mailauth' ? { mode: 'dkim' } : v === 'authentication-results' ? { mode: 'mta' } : typeof v === 'string' ? { mode: v } : v),
+        z.strictObject({
+          mode: z.enum(['dkim', 'mta']).default('dkim'),
+          trustedAuthServId: z.string().min(1).nullable().default(null),
+          mtaHostname: z.string().min(1).nullable().default(null),
+        }),
+      ),
       /** Category of documents that outside parties send. */
       incomingCategory: z.string().min(1),
     }),

@@ -13,6 +13,7 @@ import { isDossierError } from '../errors.js';
 import { imapClient, type MailboxConfig } from '../inbound/imap.js';
 import { maildirPath } from '../inbound/maildir.js';
 import { transportFor } from '../outbound/outbox.js';
+import { secretFingerprint, secretMismatch, tokensIssued } from '../outbound/settings.js';
 import { SendError } from '../outbound/transports.js';
 import { formatProblem } from '../schemas/load.js';
 
@@ -26,7 +27,7 @@ import { formatProblem } from '../schemas/load.js';
 export type CheckStatus = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
 
 export interface CheckResult {
-  /** config, database, migrations, pg-boss, blobs, maildir, imap:<mailbox>, mail transport, sms, field schemas, templates */
+  /** config, database, migrations, pg-boss, blobs, maildir, imap:<mailbox>, mail transport, sms, staff auth, reply tokens, field schemas, templates */
   name: string;
   status: CheckStatus;
   message: string;
@@ -205,6 +206,54 @@ async function checkSms(site: Site): Promise<Outcome> {
   const dir = s.fileDir ? path.resolve(s.fileDir) : path.join(site.home, 'sms');
   const w = await writableDir(dir);
   return w.ok ? ok(`file gateway: ${w.message}`) : fail(`file gateway: ${w.message}`, 'Fix the permissions or set notifications.sms.fileDir to a writable place.');
+}
+
+/** Host names that can only be placeholders: the shipped example, and the reserved TLDs of RFC 2606/6761. */
+function placeholderHost(name: string): boolean {
+  const n = name.trim().toLowerCase().replace(/\.$/, '');
+  return n === 'mx.dossier.example' || n === 'localhost' || /\.(example|invalid|test|localhost)$/.test(n);
+}
+
+/** How staff mail is authenticated (intake.staffAuth): FAIL for a setting that trusts a placeholder or nothing real. */
+export function checkStaffAuth(config: App['config']): Outcome {
+  const s = config.intake.staffAuth;
+  const staff = config.mail.staff;
+  const who = staff.length ? `staff ${staff.join(', ')}` : 'no staff addresses';
+  if (s.mode === 'dkim') {
+    const msg = `dkim: Dossier verifies the DKIM signature of the From domain itself (mailauth); ${who}`;
+    return staff.length ? ok(msg) : warn(msg, 'No decision can be applied until mail.staff lists the managers\' addresses.');
+  }
+  const hint = 'Set intake.staffAuth.trustedAuthServId to the authserv-id your MTA writes in Authentication-Results and intake.staffAuth.mtaHostname to the name in the "by" clause of its Received header (README.md, Security) — or use mode: dkim.';
+  const missing = [!s.trustedAuthServId && 'trustedAuthServId', !s.mtaHostname && 'mtaHostname'].filter(Boolean);
+  if (missing.length) return fail(`mta: ${missing.join(' and ')} not set, so no staff mail can be verified: the setting trusts nothing real`, hint);
+  const fake = [s.trustedAuthServId!, s.mtaHostname!].filter(placeholderHost);
+  if (fake.length) return fail(`mta: trusts ${[...new Set(fake)].join(', ')}, a placeholder: anyone can write an Authentication-Results with that name`, hint);
+  return ok(`mta: trusts Authentication-Results by ${s.trustedAuthServId} above a Received by ${s.mtaHostname}; ${who}`);
+}
+
+/** The reply-token secret: read only (nothing is generated here). FAIL when tokens are out and their secret is gone or changed. */
+async function checkReplyTokens(app: App): Promise<Outcome> {
+  const m = app.config.mail;
+  const get = async (key: string) => (await app.db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key])).rows[0]?.value ?? null;
+  const counts = (
+    await app.db.query<{ total: number; revoked: number; expired: number }>(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE revoked_at IS NOT NULL)::int AS revoked,
+              count(*) FILTER (WHERE revoked_at IS NULL AND issued_at + make_interval(days => $1) <= now())::int AS expired FROM reply_tokens`,
+      [m.tokenDays],
+    )
+  ).rows[0]!;
+  const tally = `${counts.total - counts.revoked - counts.expired} token(s) valid, ${counts.expired} expired, ${counts.revoked} revoked (valid ${m.tokenDays} days after sending)`;
+  const current = m.tokenSecret ?? (await get('reply_token_secret'));
+  const restore = 'Restore the secret that issued the tokens (mail.tokenSecret or the settings row reply_token_secret); to change it on purpose, follow README.md, Security: rotating the token secret.';
+  if (!current) {
+    if (await tokensIssued(app.db)) return fail('reply tokens were issued, but their secret is gone (no mail.tokenSecret, no reply_token_secret in the database): every reply with a token would be refused', restore);
+    return ok('no secret yet: one is generated when the first package is sent');
+  }
+  const marks = [current, ...m.previousTokenSecrets].map(secretFingerprint);
+  const mismatch = await secretMismatch(app.db, { current, previous: m.previousTokenSecrets.filter((s) => s !== current) });
+  if (mismatch) return fail(mismatch, restore);
+  const where = m.tokenSecret ? 'mail.tokenSecret' : 'kept in the database';
+  return ok(`secret ${where} (fingerprint ${marks[0]}${m.previousTokenSecrets.length ? `, ${m.previousTokenSecrets.length} previous still read` : ''}); ${tally}`);
 }
 
 /** The folder as the server lists it, compared the way pollImap's ensureFolder does (the server's own separator). */
@@ -393,7 +442,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   // With the database. Starting the embedded server (initdb on its first run) takes longer than
   // a network answer, so it gets the local limit.
   const dbChecks: CheckResult[] = [];
-  const dependent = ['migrations', 'pg-boss', 'blobs', 'field schemas', 'templates'];
+  const dependent = ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'templates'];
   const openMs = config.database.url ? timeoutMs : localMs;
   const dbHint = config.database.url
     ? 'Check that PostgreSQL is running and DATABASE_URL (or database.url) is right; leave it empty to use the embedded server.'
@@ -411,10 +460,11 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     // On a database the migrations have not reached (a new one: doctor does not migrate) the
     // tables these read are missing; their errors would only repeat the migrations line.
     if (/not applied/.test(a.message)) {
-      dbChecks.push(...['blobs', 'field schemas', 'templates'].map((n) => skipped(n, 'the database schema is not up to date (see migrations)')));
+      dbChecks.push(...['blobs', 'reply tokens', 'field schemas', 'templates'].map((n) => skipped(n, 'the database schema is not up to date (see migrations)')));
       return;
     }
     dbChecks.push(await runCheck('blobs', localMs, 'The blob store is not answering: check its disk (or the database for storage.blobs: postgres).', () => checkBlobs(app)));
+    dbChecks.push(await runCheck('reply tokens', timeoutMs, dbHint, () => checkReplyTokens(app)));
     // One after the other: both parse the schema files, and lint needs the published versions synced.
     dbChecks.push(await runCheck('field schemas', localMs, 'Parsing the schema files took too long: is the machine overloaded?', () => checkSchemas(app)));
     dbChecks.push(await runCheck('templates', localMs, 'Linting the templates took too long: is the machine overloaded?', () => checkTemplateLint(app)));
@@ -444,7 +494,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const [transport, sms] = rest.slice(config.intake.mailboxes.length);
   const byName = new Map(dbChecks.map((c) => [c.name, c]));
   const pick = (n: string) => byName.get(n)!;
-  checks.push(pick('database'), pick('migrations'), pick('pg-boss'), pick('blobs'), maildir!, ...imap, transport!, sms!, pick('field schemas'), pick('templates'));
+  const staffAuth: CheckResult = { name: 'staff auth', ...checkStaffAuth(config), ms: 0 };
+  checks.push(pick('database'), pick('migrations'), pick('pg-boss'), pick('blobs'), maildir!, ...imap, transport!, sms!, staffAuth, pick('reply tokens'), pick('field schemas'), pick('templates'));
   return summarise(checks);
 }
 

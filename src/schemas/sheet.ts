@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type ExcelJS from 'exceljs';
 import type { Language } from '../config/schema.js';
+import { restoreCell } from '../csv.js';
 import { DossierError } from '../errors.js';
 import { encodingNote, readTextFile, type DecodedText } from '../text-encoding.js';
 import type { FieldDef, SchemaVersion } from './types.js';
@@ -47,7 +48,8 @@ export async function readSheet(file: string, format: 'csv' | 'xlsx', opts: Impo
       throw new DossierError('IMPORT_INVALID', `${file}${(err as { lines?: number }).lines ? ` line ${(err as { lines?: number }).lines}` : ''}: ${(err as Error).message}`, { hint: 'Nothing was imported.' });
     }
     const [head, ...rest] = records;
-    return { header: (head?.record ?? []).map((h) => h.trim()), rows: rest.map((r) => ({ line: r.info.lines, cells: r.record })) };
+    // restoreCell: a cell Dossier's export neutralised against CSV injection (src/csv.ts) reads back as it was.
+    return { header: (head?.record ?? []).map((h) => h.trim()), rows: rest.map((r) => ({ line: r.info.lines, cells: r.record.map(restoreCell) })) };
   }
   const { default: ExcelJS } = await import('exceljs');
   const wb = new ExcelJS.Workbook();

@@ -25,7 +25,22 @@ export async function tempDir(prefix = 'dossier-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** The environment for one test file: its own database and home, a named user for the audit trail. */
+/**
+ * The environment for one test file: its own database and home, a named user for the audit trail.
+ * Staff mail is trusted on the word of the test world's MTA, mx.dossier.example, whose Received and
+ * Authentication-Results the fixtures carry (staffAuth mode mta); a test of DKIM mode sets
+ * DOSSIER_INTAKE__STAFF_AUTH__MODE: dkim.
+ */
+export const TEST_MTA = 'mx.dossier.example';
 export function testEnv(url: string, home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { DATABASE_URL: url, DOSSIER_HOME: home, DOSSIER_USER: 'tester', PATH: process.env.PATH, ...extra };
+  return {
+    DATABASE_URL: url,
+    DOSSIER_HOME: home,
+    DOSSIER_USER: 'tester',
+    PATH: process.env.PATH,
+    DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta',
+    DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: TEST_MTA,
+    DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: TEST_MTA,
+    ...extra,
+  };
 }

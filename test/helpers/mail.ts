@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 // Hand-written messages for the intake tests, as mail clients write them (CRLF line endings).
 
 export const AR_PASS = 'Authentication-Results: mx.dossier.example; dkim=pass header.d=dossier.example header.s=mail; spf=pass smtp.mailfrom=dossier.example; dmarc=pass header.from=dossier.example';
+/** The Received our test MTA adds; an Authentication-Results counts only above it (src/inbound/verify.ts). */
+export const MTA_RECEIVED = 'Received: from mail.dossier.example (mail.dossier.example [10.0.0.5]) by mx.dossier.example with ESMTPS; Wed, 18 Nov 2026 09:00:01 +0300';
 
 export function eml(lines: string[]): Buffer {
   return Buffer.from(lines.join('\r\n') + '\r\n', 'utf8');
@@ -43,6 +45,7 @@ export function outlookForward(o: { command: string; bankFrom: string; bankName:
 export function staffNote(i: number): Buffer {
   return eml([
     AR_PASS,
+    MTA_RECEIVED,
     'From: manager@dossier.example',
     'To: intake@dossier.example',
     `Subject: =?UTF-8?B?${Buffer.from(`Смирнов Алексей Викторович — документ ${i}`).toString('base64')}?=`,

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import pg from 'pg';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
@@ -24,8 +25,12 @@ let smtp: TestSmtp;
 const mailbox = (password: string) => `[{name: decisions, host: 127.0.0.1, port: ${dovecot.port}, security: none, user: intake, password: ${password}}]`;
 
 
+// The test world trusts its MTA mx.dossier.example (testEnv), which doctor rightly fails as a
+// placeholder; the doctor runs here use the default mode, dkim, unless a test says otherwise.
+const doctorEnv = () => ({ ...env, DOSSIER_INTAKE__STAFF_AUTH__MODE: 'dkim' });
+
 async function doctor(extra: NodeJS.ProcessEnv = {}, args: string[] = []) {
-  const r = await dossier(['doctor', '--json', ...args], { ...env, ...extra });
+  const r = await dossier(['doctor', '--json', ...args], { ...doctorEnv(), ...extra });
   const report = r.json<Report>();
   const check = (name: string) => {
     const c = report.checks.find((x) => x.name === name);
@@ -55,8 +60,8 @@ describe('dossier doctor', () => {
     const r = await doctor();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report.ok).toBe(true);
-    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'templates']);
-    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'templates']) {
+    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'templates']);
+    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'templates']) {
       expect(r.check(name).status, `${name}: ${r.check(name).message}`).toBe('OK');
     }
     expect(r.check('database').message).toMatch(/^PostgreSQL \d+/);
@@ -69,12 +74,12 @@ describe('dossier doctor', () => {
     expect(r.check('templates').message).toMatch(/\d+ template\(s\) checked/);
 
     // The readable form: one line per check, the status first.
-    const text = await dossier(['doctor'], env);
+    const text = await dossier(['doctor'], doctorEnv());
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^OK\s+imap:decisions\s+mailbox "decisions": logged in/m);
     expect(text.stdout).toMatch(/^WARN\s+pg-boss/m);
     expect(text.stdout).toMatch(/hint: It is created when a worker first starts/);
-    expect(text.stdout).toMatch(/10 OK, 1 warning\(s\), 0 failed\.$/);
+    expect(text.stdout).toMatch(/12 OK, 1 warning\(s\), 0 failed\.$/);
   });
 
   it('fails a mailbox whose password is wrong, naming the mailbox and the setting', async () => {
@@ -91,7 +96,7 @@ describe('dossier doctor', () => {
     expect(r.check('mail transport').status).toBe('OK');
     expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'DOCTOR_FAILED', message: '1 check(s) failed: imap:decisions.' });
 
-    const text = await dossier(['doctor'], { ...env, DOSSIER_INTAKE__MAILBOXES: mailbox('not-the-password') });
+    const text = await dossier(['doctor'], { ...doctorEnv(), DOSSIER_INTAKE__MAILBOXES: mailbox('not-the-password') });
     expect(text.code).toBe(2);
     expect(text.stdout).toMatch(/^FAIL\s+imap:decisions/m);
     expect(text.stderr).toContain('error DOCTOR_FAILED: 1 check(s) failed: imap:decisions.');
@@ -148,7 +153,7 @@ describe('dossier doctor', () => {
     // A file that is not even YAML, given with --config: the line and the file in the report.
     const unparsable = path.join(dir, 'unparsable.yaml');
     await writeFile(unparsable, 'mail:\n  transport: smtp\ndatabase: [not, a, mapping\n');
-    const text = await dossier(['doctor', '--config', unparsable], env);
+    const text = await dossier(['doctor', '--config', unparsable], doctorEnv());
     expect(text.code).toBe(2);
     expect(text.stdout).toMatch(/^FAIL\s+config\s+The configuration has 1 problem\(s\):$/m);
     expect(text.stdout).toContain(`  - ${unparsable}:4: Flow sequence`);
@@ -161,9 +166,45 @@ describe('dossier doctor', () => {
     expect(r.code).toBe(2);
     expect(r.check('config').status).toBe('OK');
     expect(r.check('database')).toMatchObject({ status: 'FAIL', hint: expect.stringContaining('DATABASE_URL') });
-    for (const name of ['migrations', 'pg-boss', 'blobs', 'field schemas', 'templates']) expect(r.check(name).status).toBe('SKIP');
+    for (const name of ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'templates']) expect(r.check(name).status).toBe('SKIP');
     expect(r.check('imap:decisions').status).toBe('OK');
     expect(r.check('mail transport').status).toBe('OK');
+  });
+});
+
+describe('dossier doctor: staff authentication and reply tokens', () => {
+  it('shows the staff-authentication setting: dkim by default', async () => {
+    const r = await doctor();
+    expect(r.check('staff auth')).toMatchObject({ status: 'OK', message: expect.stringMatching(/^dkim: Dossier verifies the DKIM signature/) });
+    expect(r.check('staff auth').message).toContain('staff manager@dossier.example');
+  });
+
+  it('fails mode mta that trusts a placeholder, or trusts nothing real', async () => {
+    const placeholder = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx.dossier.example', DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: 'mx.dossier.example' });
+    expect(placeholder.code).toBe(2);
+    expect(placeholder.check('staff auth')).toMatchObject({ status: 'FAIL', message: expect.stringContaining('trusts mx.dossier.example, a placeholder'), hint: expect.stringContaining('intake.staffAuth.trustedAuthServId') });
+    expect(JSON.parse(placeholder.stderr).error.message).toContain('staff auth');
+    const unset = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx1.corp.ru', DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: 'null' });
+    expect(unset.check('staff auth')).toMatchObject({ status: 'FAIL', message: 'mta: mtaHostname not set, so no staff mail can be verified: the setting trusts nothing real' });
+    const real = await doctor({ DOSSIER_INTAKE__STAFF_AUTH__MODE: 'mta', DOSSIER_INTAKE__STAFF_AUTH__TRUSTED_AUTH_SERV_ID: 'mx1.corp.ru', DOSSIER_INTAKE__STAFF_AUTH__MTA_HOSTNAME: 'mx1.corp.ru' });
+    expect(real.check('staff auth')).toMatchObject({ status: 'OK', message: expect.stringContaining('trusts Authentication-Results by mx1.corp.ru above a Received by mx1.corp.ru') });
+  });
+
+  it('fails a reply-token secret that is not the one that issued the tokens', async () => {
+    const ok = await doctor();
+    expect(ok.check('reply tokens')).toMatchObject({ status: 'OK', message: expect.stringContaining('secret mail.tokenSecret') });
+    // The fingerprint of the secret that issued the tokens out there is another one's.
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`INSERT INTO settings (key, value) VALUES ('reply_token_fingerprint', '0123456789abcdef') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`);
+      const changed = await doctor();
+      expect(changed.code).toBe(2);
+      expect(changed.check('reply tokens')).toMatchObject({ status: 'FAIL', message: expect.stringContaining('is not the one that issued the tokens in circulation') });
+    } finally {
+      await client.query(`DELETE FROM settings WHERE key = 'reply_token_fingerprint'`);
+      await client.end();
+    }
   });
 });
 
@@ -223,7 +264,7 @@ describe('dossier status', () => {
   it('doctor is all OK once a worker has run: the pg-boss schema exists and the folders are there', async () => {
     const r = await doctor();
     expect(r.code, r.stdout).toBe(0);
-    expect(r.report.counts).toEqual({ OK: 11, WARN: 0, FAIL: 0, SKIP: 0 });
+    expect(r.report.counts).toEqual({ OK: 13, WARN: 0, FAIL: 0, SKIP: 0 });
     expect(r.check('pg-boss').message).toMatch(/schema pgboss v\d+, queue\(s\): .*mail\.send/);
     expect(r.check('imap:decisions').message).toContain('Dossier/Processed exists; Dossier/Quarantine exists');
     expect(r.check('imap:decisions').message).toContain('INBOX: 0 message(s) waiting');

@@ -74,7 +74,7 @@ beforeAll(async () => {
     token: (ref, party) => replyToken(SECRET, ref, party),
     outboxMessageIds: (await sql<{ message_id: string }>('SELECT message_id FROM outbox')).map((r) => r.message_id),
     staff: app.config.mail.staff[0]!,
-    authServId: app.config.intake.trustedAuthServId!,
+    authServId: app.config.intake.staffAuth.trustedAuthServId!,
   };
 }, 180_000);
 afterAll(async () => {

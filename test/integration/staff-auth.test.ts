@@ -10,7 +10,7 @@ import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { outlookForward } from '../helpers/mail.js';
 
-// staffAuth: mailauth — Dossier verifies DKIM itself. The machine has no network, so DNS is the one
+// staffAuth mode dkim (the default) — Dossier verifies DKIM itself. The machine has no network, so DNS is the one
 // thing stood in for: a resolver that answers the TXT records of the keys made here (a real DNS
 // lookup cannot be provoked in this sandbox). Signing and verifying are mailauth's, for real.
 
@@ -47,7 +47,7 @@ const approval = (id: string, command = 'одобрено, сумма 1 500 000'
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const env = testEnv(db.url, await tempDir(), { DOSSIER_INTAKE__STAFF_AUTH: 'mailauth' });
+  const env = testEnv(db.url, await tempDir(), { DOSSIER_INTAKE__STAFF_AUTH__MODE: 'dkim' });
   app = await openApp({ env });
   key('dossier.example');
   key('evil.example');

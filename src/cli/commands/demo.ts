@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor, App } from '../../app.js';
+import { demoSigner } from '../../inbound/demo-signer.js';
 import { ensureMaildir, maildirPath } from '../../inbound/maildir.js';
 import { createLogger } from '../../jobs/log.js';
 import { startWorker } from '../../jobs/service.js';
@@ -39,8 +40,8 @@ const MAIL = path.join(fixturesDir, 'mail');
 
 /** The day's mail: which fixture, what it is, and how it is addressed to this run's records. */
 const INCOMING = [
-  { fixture: '01-outlook-ru-forward-approved.eml', what: 'the manager forwards Bank Severny’s approval, «одобрено, сумма 1 500 000»', record: 'deal' },
-  { fixture: '02-gmail-ru-forward-declined.eml', what: 'the manager forwards Volga-Credit’s refusal, «отказ»', record: 'deal' },
+  { fixture: '01-outlook-ru-forward-approved.eml', what: 'the manager forwards Bank Severny’s approval, «одобрено, сумма 1 500 000»', record: 'deal', staff: true },
+  { fixture: '02-gmail-ru-forward-declined.eml', what: 'the manager forwards Volga-Credit’s refusal, «отказ»', record: 'deal', staff: true },
   { fixture: '21-lawyer-reply-two-pdfs.eml', what: 'the lawyer replies to his package with two PDFs', record: 'claim' },
   { fixture: '25-exchange-autoreply-ru.eml', what: 'an Exchange out-of-office auto-reply', record: null },
   { fixture: '18-spoof-no-auth-results.eml', what: 'a spoofed “approval” in the manager’s name from an outside server', record: null },
@@ -94,6 +95,9 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
     await ensureMaildir(dir);
     const fill = await placeholders(app, deal!.ref, claim!.ref);
     const run = randomBytes(4).toString('hex');
+    // The managers' mail is DKIM-signed as their mail server would, with a key made for this demo (src/inbound/demo-signer.ts).
+    const signer = demoSigner(app.config.mail.staff[0]?.split('@')[1] ?? app.config.mail.domain);
+    app.dnsResolver ??= signer.resolver;
     const dropped: { file: string; what: string; sha?: string }[] = [];
     for (const m of INCOMING) {
       let raw = await readFile(path.join(MAIL, m.fixture), 'latin1');
@@ -101,7 +105,8 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
       if (m.record) raw = tagSubject(raw, m.record === 'deal' ? deal!.ref : claim!.ref);
       raw = addHeader(raw, `X-Dossier-Demo-Run: ${run}`); // a new copy each run, not a duplicate of the last
       const name = `${Date.now()}.demo-${run}-${m.fixture}`;
-      await writeFile(path.join(dir, 'tmp', name), Buffer.from(raw, 'latin1'));
+      const bytes = Buffer.from(raw, 'latin1');
+      await writeFile(path.join(dir, 'tmp', name), 'staff' in m ? await signer.sign(bytes) : bytes);
       await rename(path.join(dir, 'tmp', name), path.join(dir, 'new', name));
       dropped.push({ file: name, what: m.what });
       say(`   • ${m.what}`);

@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturesDir } from '../../src/paths.js';
+import { dossier, tempDir, testEnv } from '../helpers/cli.js';
+import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { AR_PASS, outlookForward } from '../helpers/mail.js';
+
+// The forged staff decisions of issue 13 through the real intake (`mail ingest`, real PostgreSQL),
+// in mode mta with the test world's MTA mx.dossier.example — the mode that reads headers, so the
+// one these attacks were made for. Before this change 6 of them were applied. Each must be
+// refused, the deal left as it was, and no decision recorded; the genuine message, sent last,
+// shows the same path does apply a decision when the MTA vouches for it.
+
+let db: TestDatabase;
+let env: NodeJS.ProcessEnv;
+let deal: string;
+const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
+
+const RECEIVED = 'Received: from mail.dossier.example (mail.dossier.example [10.0.0.5]) by mx.dossier.example with ESMTPS; Mon, 16 Nov 2026 10:15:03 +0300';
+
+/** The manager's forward of Bank Severny's approval, with its header block rewritten by `edit`. */
+function forward(id: string, edit: (headers: string[]) => string[]): Buffer {
+  const raw = outlookForward({
+    id,
+    auth: null,
+    command: 'одобрено, сумма 9 900 000',
+    bankFrom: 'n.pavlova@bank-sever.example',
+    bankName: 'Павлова Наталья Сергеевна',
+    bankSubject: 'Решение по заявке Смирнов Алексей Викторович',
+    bankText: 'По заявке клиента Смирнов Алексей Викторович принято положительное решение: сумма 9 900 000 руб.',
+  }).toString('utf8');
+  const end = raw.indexOf('\r\n\r\n');
+  const headers = raw.slice(0, end).split('\r\n').filter((h) => !h.startsWith('Received:'));
+  return Buffer.from(edit(headers).join('\r\n') + raw.slice(end), 'utf8');
+}
+const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
+
+const ATTACKS: [string, (h: string[]) => string[]][] = [
+  ['a forged Authentication-Results as the first header, no Received at all', (h) => [AR_PASS, ...h]],
+  ['a forged pass below our MTA\'s Received (the sender wrote it)', (h) => [RECEIVED, AR_PASS, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted reason', (h) => ['Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail reason="x;dmarc=pass header.from=dossier.example" header.from=dossier.example', RECEIVED, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted smtp.mailfrom', (h) => ['Authentication-Results: mx.dossier.example; spf=pass smtp.mailfrom="a;dmarc=pass header.from=dossier.example"@evil.example; dmarc=fail header.from=dossier.example', RECEIVED, ...h]],
+  ['our MTA says dmarc=none, "dmarc=pass" inside a comment', (h) => ['Authentication-Results: mx.dossier.example; dmarc=none (;dmarc=pass header.from=dossier.example) header.from=dossier.example', RECEIVED, ...h]],
+  ['dmarc=pass for another domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=evil.example', RECEIVED, ...h]],
+  ['dkim=pass for another domain', (h) => ['Authentication-Results: mx.dossier.example; dkim=pass header.d=evil.example', RECEIVED, ...h]],
+  ['dmarc=pass for a look-alike domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example.evil.example', RECEIVED, ...h]],
+  ['a look-alike authserv-id', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.evil.example;'), RECEIVED, ...h]],
+  ['our authserv-id only inside a comment', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.evil.example (mx.dossier.example);'), RECEIVED, ...h]],
+  ['our MTA named only in a comment of the Received', (h) => [AR_PASS, 'Received: from evil.example (by mx.dossier.example) by mx.evil.example; Mon, 16 Nov 2026 10:15:03 +0300', ...h]],
+  ['an unreadable header of ours (unclosed quote)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example reason="open', RECEIVED, ...h]],
+  ['two From addresses', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: manager@dossier.example, attacker@evil.example'])],
+  ['two From headers', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: manager@dossier.example', 'From: attacker@evil.example'])],
+  ['a group hiding a second address', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: staff: manager@dossier.example, attacker@evil.example;'])],
+];
+
+async function ingest(raw: Buffer, name: string) {
+  const file = path.join(await tempDir(), name);
+  await import('node:fs/promises').then((fs) => fs.writeFile(file, raw));
+  const r = await dossier(['mail', 'ingest', file, '--json'], env);
+  expect(r.stderr).toBe('');
+  return r.json()[0] as { id: number; outcome: string; reason: string };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  env = testEnv(db.url, await tempDir(), { DOSSIER_MAIL__TOKEN_SECRET: 'forged-staff-secret-0123456789' });
+  deal = (await dossier(['record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json'], env)).json()[0].ref;
+  await dossier(['record', 'status', deal, 'submitted'], env);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('forged staff decisions through the intake', () => {
+  it.each(ATTACKS.map(([what, edit], i) => [what, edit, i] as const))('refuses %s', async (_what, edit, i) => {
+    const r = await ingest(forward(`forged-${i}`, edit), `forged-${i}.eml`);
+    expect(r.outcome).not.toBe('applied');
+    expect(r.outcome).toBe('quarantined');
+    const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
+    expect(rec!.status).toBe('submitted');
+    expect(await sql(`SELECT 1 FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.field = 'decision'`, [deal])).toEqual([]);
+  });
+
+  it('applies the genuine message: our MTA\'s pass above its Received, one From', async () => {
+    const r = await ingest(forward('genuine-1', (h) => [AR_PASS, RECEIVED, ...h]), 'genuine.eml');
+    expect(r.outcome, r.reason).toBe('applied');
+    const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
+    expect(rec!.status).toBe('decided');
+    // The same query the refusals were checked with finds this decision (so it could have found theirs).
+    expect(await sql(`SELECT 1 FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.field = 'decision'`, [deal])).toHaveLength(1);
+  });
+});
