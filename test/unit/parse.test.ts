@@ -689,7 +689,7 @@ describe('damaged and hostile input', () => {
   });
 
   it('every case file cut anywhere still parses (what was readable, never an exception)', async () => {
-    for (const name of readdirSync(cases)) {
+    for (const name of readdirSync(cases).filter((n) => n.endsWith('.eml'))) {
       const raw = readFileSync(path.join(cases, name));
       for (let i = 1; i <= 40; i++) {
         const m = await parseMessage(raw.subarray(0, Math.floor((raw.length * i) / 40)), LIMITS);

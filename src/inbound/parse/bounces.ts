@@ -107,7 +107,7 @@ const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-
 function quotedHeaders(lines: string[]): { messageId: string | null; subject: string | null; to: string[] } {
   const out = { messageId: null as string | null, subject: null as string | null, to: [] as string[] };
   for (let i = 0; i < lines.length && i < 400; i++) {
-    const line = lines[i]!.replace(/^[\s>]*/, '');
+    const line = lines[i]!.replace(/^[\s>]*/, '').replace(/^(the subject of the message is|subject of the message|тема сообщения|тема)\s*:/i, 'Subject:');
     const m = /^(message-id|subject|to)\s*:\s*(.*)$/i.exec(line);
     if (!m) continue;
     let value = m[2]!;
@@ -163,11 +163,17 @@ export function readBounce(root: Part, text: string, ctx: Ctx): BounceReport {
   const lines = text.split('\n');
   const copyAt = lines.findIndex((l) => COPY_MARKER.test(l));
   const report = copyAt >= 0 ? lines.slice(0, copyAt) : lines;
-  const quoted = quotedHeaders(copyAt >= 0 ? lines.slice(copyAt) : lines);
+  // The copy's headers, else what the report itself quotes ("Subject: …", exim's "The subject of the message is: …").
+  const copied = copyAt >= 0 ? quotedHeaders(lines.slice(copyAt)) : null;
+  const inReport = quotedHeaders(report);
+  const quoted = { messageId: copied?.messageId ?? inReport.messageId, subject: copied?.subject ?? inReport.subject, to: copied?.to.length ? copied.to : inReport.to };
 
   const returnedId = original ? (messageIds(firstHeader(original.headers, 'message-id'))[0] ?? null) : null;
   const returnedSubjectRaw = original ? firstHeader(original.headers, 'subject') : null;
-  const returnedSubject = returnedSubjectRaw !== null ? decodeWords(returnedSubjectRaw).replace(/\s+/g, ' ').trim() : quoted.subject;
+  // Failing a copy, the report's own subject often is ours behind a prefix ("Undeliverable: [DL-… tok] …").
+  const ownSubject = decodeWords(firstHeader(root.headers, 'subject') ?? '').replace(/\s+/g, ' ').trim();
+  const prefixed = /^(undeliverable|undelivered|not delivered|delivery (?:failure|delayed)|не доставлено|недоставлено|недоставленное сообщение|ошибка доставки)\s*:\s*(.+)$/iu.exec(ownSubject)?.[2] ?? null;
+  const returnedSubject = returnedSubjectRaw !== null ? decodeWords(returnedSubjectRaw).replace(/\s+/g, ' ').trim() : (quoted.subject ?? prefixed);
   // A bounce that carries none of our message's headers may still answer it: Gmail and Exchange
   // put our Message-ID in the report's own In-Reply-To and References.
   const replyIds = [...messageIds(firstHeader(root.headers, 'in-reply-to')), ...messageIds(firstHeader(root.headers, 'references')).reverse()];
@@ -185,8 +191,7 @@ export function readBounce(root: Part, text: string, ctx: Ctx): BounceReport {
     ? [...parseAddressList(firstHeader(original.headers, 'to')), ...parseAddressList(firstHeader(original.headers, 'cc'))].map((a) => a.address.toLowerCase())
     : quoted.to;
   const failedHeader = (firstHeader(root.headers, 'x-failed-recipients') ?? '').split(/[,\s]+/).filter((a) => a.includes('@'));
-  const subject = decodeWords(firstHeader(root.headers, 'subject') ?? '');
-  return summarise(textDeliveries(report, subject, exclude, returnedTo, failedHeader), originalMessageId, returnedSubject);
+  return summarise(textDeliveries(report, ownSubject, exclude, returnedTo, failedHeader), originalMessageId, returnedSubject);
 }
 
 export const EMPTY_BOUNCE: BounceReport = { originalMessageId: null, returnedSubject: null, recipients: [], deliveries: [], status: null, diagnostic: null };
