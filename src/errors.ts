@@ -53,6 +53,7 @@ export const ErrorCodes = {
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
+  MAIL_INGEST_FAILED: { exit: 1, title: 'Some messages could not be taken in' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

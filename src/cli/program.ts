@@ -4,7 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
-import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
+import { failIfIngestFailed, mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow, type MailListOptions } from './commands/intake.js';
 import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
 import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
@@ -237,13 +237,25 @@ export function buildProgram(cli: CliEnv): Command {
   const mail = program.command('mail').description('incoming mail: the intake journal');
   mail
     .command('ingest [files...]')
-    .description('journal and process messages from .eml files, or one from standard input (an MTA pipe)')
-    .action(action((app, files: string[]) => mailIngest(app, files), renderIngest));
+    .description('journal and process messages from .eml and mbox files (every file, each reported by name; exit 1 if any failed), or one from standard input (an MTA pipe)')
+    .action(async (files: string[], _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
+        const rows = await mailIngest(app, files);
+        io.out(g.json ? toJson(rows) : renderIngest(rows));
+        failIfIngestFailed(rows);
+      });
+    });
   mail
     .command('list')
-    .description('journaled messages, newest first, with their outcome and reason')
+    .description('journaled messages, newest first, with their outcome and reason; a page at a time')
     .option('--outcome <outcome>', 'applied, quarantined, ignored, refused, failed or pending')
-    .action(action((app, o: { outcome?: string }) => mailList(app, o), renderMailList));
+    .option('--since <date>', 'received on or after this date: 01.10.2026 or 2026-10-01')
+    .option('--mailbox <name>', 'from this mailbox only (stdin for `mail ingest`)')
+    .option('--record <ref>', 'routed to this record')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--before <id>', 'only messages before this journal number (the next page)')
+    .action(action((app, o: MailListOptions) => mailList(app, o), renderMailList));
   mail
     .command('show <id>')
     .description('one journaled message: where it came from, what was read from it, what happened')
