@@ -79,9 +79,10 @@ export function guessCyrillic(bytes: Uint8Array): { charset: string; text: strin
 }
 
 /**
- * UTF-8 with a few invalid bytes: the text with U+FFFD for them, when the valid multi-byte
- * sequences outnumber the invalid ones at least four to one (real single-byte Cyrillic or Latin
- * text makes almost no valid sequences, so it never passes); null otherwise.
+ * UTF-8 with some invalid bytes: the text with U+FFFD for them, when there are at least four valid
+ * multi-byte sequences and no fewer than invalid ones. Real windows-1251 or KOI8-R text makes almost
+ * no valid sequences (a capital letter would have to be followed by a symbol from 0x80–0xBF), so it
+ * never passes; a UTF-8 text with a pasted or damaged run keeps its readable part.
  */
 export function mostlyUtf8(bytes: Uint8Array): { text: string; bad: number } | null {
   const text = new TextDecoder('utf-8').decode(bytes);
@@ -95,7 +96,7 @@ export function mostlyUtf8(bytes: Uint8Array): { text: string; bad: number } | n
   const literal = Buffer.from(bytes).toString('latin1').split('\xef\xbf\xbd').length - 1;
   bad -= literal;
   good += literal;
-  return bad > 0 && good >= 4 * bad ? { text, bad } : null;
+  return bad > 0 && good >= 4 && good >= bad ? { text, bad } : null;
 }
 
 /** Letters in a word: a run of Latin and Cyrillic letters (digits and marks end nothing). */

@@ -78,8 +78,10 @@ export function parseHeaders(head: Buffer, ctx: Ctx): Header[] {
       const d = decodeBytes(bytes, null);
       value = d.text;
       if (d.charset !== 'utf-8') warn(ctx, `The ${f.name} header has raw 8-bit text without a charset; read as ${d.charset}.`);
-    } else value = bytes.toString('latin1').replace(/\0/g, ''); // NULs: see decodeBytes
-    return [f.name, value.trim()];
+    } else value = bytes.toString('latin1');
+    // Control characters mean nothing in a header: NULs cannot be stored (see decodeBytes), and one
+    // inside an encoded-word ("=?UTF-8?B?0J7Q\x0btC+?=") would keep it from being decoded at all.
+    return [f.name, value.replace(CONTROL, '').trim()];
   });
 }
 
@@ -97,6 +99,9 @@ export function firstHeader(headers: Header[], name: string): string | null {
   for (const [n, v] of headers) if (n === name) return v;
   return null;
 }
+
+// C0 controls except tab, LF and CR, and DEL.
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
 const STATEFUL = /^(iso-2022|utf-7|hz-gb|x-utf-7)/i;
 
