@@ -26,25 +26,25 @@ export function splitMbox(raw: Buffer): Buffer[] {
     // latin1 round-trips every byte, so 8-bit bodies pass unchanged.
     return /^>+From /m.test(text) ? Buffer.from(text.replace(/^>(>*From )/gm, '$1'), 'latin1') : msg;
   };
-  const finish = (end: number): void => {
+  const finish = (end: number, beforeSeparator: boolean): void => {
     if (start < 0) return;
     let e = end;
     // The empty line before the next separator belongs to the mbox, not to the message.
-    if (e > start && raw[e - 1] === 0x0a) e--;
-    if (e > start && raw[e - 1] === 0x0d) e--;
-    if (e > start) out.push(unescape(Buffer.concat([raw.subarray(start, e), Buffer.from('\n')])));
+    if (beforeSeparator && e > start && raw[e - 1] === 0x0a) e--;
+    if (beforeSeparator && e > start && raw[e - 1] === 0x0d) e--;
+    if (e > start) out.push(unescape(raw.subarray(start, e)));
   };
   while (pos < raw.length) {
     let end = raw.indexOf(0x0a, pos);
     if (end < 0) end = raw.length;
     const line = raw.subarray(pos, Math.min(end, pos + 300)).toString('latin1').replace(/\r$/, '');
     if (previousBlank && line.startsWith('From ') && SEPARATOR.test(line)) {
-      finish(pos);
+      finish(pos, true);
       start = end + 1;
     }
     previousBlank = line === '';
     pos = end + 1;
   }
-  finish(raw.length);
-  return out.filter((m) => m.length > 1);
+  finish(raw.length, false);
+  return out.filter((m) => m.toString('latin1').trim() !== '');
 }
