@@ -21,6 +21,8 @@ export interface ForwardedMessage {
   from: Address | null;
   to: Address[];
   date: Date | null;
+  /** The zone the date was written in (minutes east of UTC), or null when it names none. */
+  dateOffset: number | null;
   subject: string | null;
   text: string;
   /** How it was found: attached message/rfc822, or an inline forward header block of a mail client. */
@@ -69,6 +71,8 @@ export interface ParsedMessage {
   /** The subject without stacked Re:/Fwd:/AW:/Отв:/Пересл: … prefixes. */
   subjectCore: string;
   date: Date | null;
+  /** The zone the Date: header was written in (minutes east of UTC: +0300 → 180), or null. */
+  dateOffset: number | null;
   /** The sender's own text: plain text (HTML converted), with quoted history and the forwarded part removed. */
   ownText: string;
   /** The whole plain text body as decoded. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyAuto } from '../../src/inbound/parse/auto-replies.js';
 import { unflow } from '../../src/inbound/parse/body.js';
-import { looseDate, parseHeaderDate } from '../../src/inbound/parse/dates.js';
+import { dateOffset, looseDate, parseHeaderDate } from '../../src/inbound/parse/dates.js';
+import { parseMessage } from '../../src/inbound/parse.js';
 import { cleanOwnText, datedSender, findMarker, headerField, isAttribution, looseAddress, looseAddressList, splitText } from '../../src/inbound/parse/forwards.js';
 import { messageIds, parseStructured, splitHead } from '../../src/inbound/parse/headers.js';
 import { dropBlocks, htmlToText } from '../../src/inbound/parse/html.js';
@@ -158,6 +159,30 @@ describe('dates', () => {
   it('parseHeaderDate: RFC 5322 with a comment zone; junk is cut before parsing', () => {
     expect(parseHeaderDate('Sun, 6 Dec 2026 01:10:00 +0300 (MSK)')?.toISOString()).toBe('2026-12-05T22:10:00.000Z');
     expect(parseHeaderDate(`x${'a'.repeat(100_000)}`)).toBeNull();
+  });
+});
+
+describe('date offsets (for the calendar date in the sender\'s zone)', () => {
+  it('dateOffset: numeric, Outlook\'s "(GMT+03:00)", named zones; none for a date-only or zoneless value', () => {
+    expect(dateOffset('Sun, 6 Dec 2026 01:10:00 +0300 (MSK)')).toBe(180);
+    expect(dateOffset('Sat, 5 Dec 2026 14:10:00 -0800')).toBe(-480);
+    expect(dateOffset('Воскресенье, 6 декабря 2026, 1:10 +03:00')).toBe(180);
+    expect(dateOffset('6 December 2026 1:10 (GMT+03:00) Moscow')).toBe(180);
+    expect(dateOffset('Sun, 6 Dec 2026 01:10:00 GMT')).toBe(0);
+    expect(dateOffset('Sat, 5 Dec 2026 14:10:00 PST')).toBe(-480);
+    expect(dateOffset('6 декабря 2026 г.')).toBeNull();
+    expect(dateOffset('Sun, Dec 6, 2026 at 1:10 AM')).toBeNull();
+  });
+
+  it('a message and its inline forward carry the zones they were written in', async () => {
+    const raw = Buffer.from([
+      'From: p.petrov@dealer-avto.ru', 'Subject: Fwd: Решение', 'Date: Sun, 6 Dec 2026 01:10:00 +0300', 'Content-Type: text/plain; charset=utf-8', '',
+      'одобрено', '', '-------- Пересылаемое сообщение --------', '06.12.2026, 00:55, "Банк" <credit@bank.ru>:', '', 'Одобрено.', '',
+    ].join('\r\n'));
+    const m = await parseMessage(raw, { maxAttachmentBytes: 1e6, maxMessageBytes: 1e7, maxAttachments: 5 });
+    expect(m.date?.toISOString()).toBe('2026-12-05T22:10:00.000Z'); // the instant; the sender's calendar date is the 6th
+    expect(m.dateOffset).toBe(180);
+    expect(m.forwarded).toMatchObject({ dateOffset: null, from: { address: 'credit@bank.ru' } }); // Yandex writes no zone: the business time zone applies
   });
 });
 

@@ -68,3 +68,24 @@ export function looseDate(value: string): Date | null {
   const t = Date.UTC(y, mo - 1, d, hh, mm, ss) - offset * 60_000;
   return Number.isNaN(t) ? null : new Date(t);
 }
+
+const ZONES: Record<string, number> = { gmt: 0, ut: 0, utc: 0, z: 0, msk: 180, est: -300, edt: -240, cst: -360, cdt: -300, mst: -420, mdt: -360, pst: -480, pdt: -420, cet: 60, cest: 120, eet: 120, eest: 180 };
+
+/**
+ * The zone a date was written in, in minutes east of UTC ("+0300", "GMT+03:00", "MSK", "PST"), or
+ * null when it names none (a date-only forwarded header, a time without a zone). Routing takes the
+ * calendar date in this offset — "Sun, 6 Dec 2026 01:10 +0300" is the 6th, not the 5th — and in the
+ * business time zone when it is null.
+ */
+export function dateOffset(value: string | null): number | null {
+  if (!value) return null;
+  const s = value.slice(0, 300);
+  const time = /\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp][Mm])?/.exec(s);
+  if (!time) return null;
+  const rest = s.slice(time.index + time[0].length);
+  const numeric = /^\s*\(?(?:GMT|UTC|UT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?(?!\d)/i.exec(rest);
+  if (numeric) return (numeric[1] === '-' ? -1 : 1) * (Number(numeric[2]) * 60 + Number(numeric[3] ?? 0));
+  const named = /^\s*\(?([A-Za-z]{1,4})\b/.exec(rest);
+  const zone = named ? ZONES[named[1]!.toLowerCase()] : undefined;
+  return zone ?? null;
+}

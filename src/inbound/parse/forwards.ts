@@ -1,5 +1,5 @@
 import type { Address, ForwardedMessage } from '../types.js';
-import { looseDate, parseHeaderDate } from './dates.js';
+import { dateOffset, looseDate, parseHeaderDate } from './dates.js';
 import { parseAddressList } from './headers.js';
 import { subjectKind } from './subjects.js';
 
@@ -147,12 +147,13 @@ export function readInlineForward(lines: string[], start: number): ForwardedMess
   const end = body.findIndex((l) => FORWARD_END.test(l.trim()));
   if (end >= 0) body = body.slice(0, end);
 
-  const fwd: ForwardedMessage = { from: null, to: [], date: null, subject: null, text: '', kind: 'inline', attachments: [] };
+  const fwd: ForwardedMessage = { from: null, to: [], date: null, dateOffset: null, subject: null, text: '', kind: 'inline', attachments: [] };
   let i = nextNonEmpty(body, 0);
   const first = body[i]?.trim() ?? '';
   const attribution = first.length <= 400 && first.endsWith(':') ? datedSender(first) : null;
   if (attribution && !headerField(body[i]!)) {
     fwd.date = looseDate(attribution.date);
+    fwd.dateOffset = dateOffset(attribution.date);
     fwd.from = looseAddress(attribution.sender);
     i++;
   }
@@ -180,7 +181,10 @@ export function readInlineForward(lines: string[], start: number): ForwardedMess
     }
     last = f.key;
     if (f.key === 'from') fwd.from = looseAddress(f.value) ?? fwd.from;
-    else if (f.key === 'date') fwd.date = looseDate(f.value) ?? parseHeaderDate(f.value);
+    else if (f.key === 'date') {
+      fwd.date = looseDate(f.value) ?? parseHeaderDate(f.value);
+      fwd.dateOffset = dateOffset(f.value);
+    }
     else if (f.key === 'subject') fwd.subject = f.value;
     else if (f.key === 'to') fwd.to.push(...looseAddressList(f.value));
     // Cc: ForwardedMessage keeps no copy list

@@ -5,7 +5,7 @@ import { classifyAuto } from './auto-replies.js';
 import { bodyText, isBodyText } from './body.js';
 import { EMPTY_BOUNCE, readBounce } from './bounces.js';
 import { sizeText, warn, type Ctx, type ParseLimits } from './context.js';
-import { parseHeaderDate } from './dates.js';
+import { dateOffset, parseHeaderDate } from './dates.js';
 import { splitText } from './forwards.js';
 import { isOutlookMsg, normalizeStart, OUTLOOK_MSG_TYPE } from './envelope.js';
 import { decodeWords, firstHeader, headerMap, messageIds, parseAddressList } from './headers.js';
@@ -35,6 +35,7 @@ function forwardedFromRfc822(msg: Part, ctx: Ctx): ForwardedMessage {
     from,
     to: parseAddressList(firstHeader(msg.headers, 'to')),
     date: parseHeaderDate(firstHeader(msg.headers, 'date')),
+    dateOffset: dateOffset(firstHeader(msg.headers, 'date')),
     subject: subject === null ? null : decodeWords(subject).replace(/\s+/g, ' ').trim(),
     text: bodyText(msg, ctx).text.replace(/\n{3,}/g, '\n\n').trim(),
     kind: 'rfc822',
@@ -125,6 +126,7 @@ export async function parseMessage(raw: Buffer, limits: ParseLimits): Promise<Pa
     subject,
     subjectCore: stripSubjectPrefixes(subject),
     date: parseHeaderDate(get('date')),
+    dateOffset: dateOffset(get('date')),
     ownText: split.own,
     text,
     forwarded,
@@ -143,7 +145,7 @@ function outlookMessage(ctx: Ctx): ParsedMessage {
   warn(ctx, 'This is an Outlook .msg file (a binary OLE container), not an email in MIME form: its sender, subject and files cannot be read. Save or forward it from Outlook as an .eml file (or forward it as an attachment).');
   return {
     messageId: null, inReplyTo: null, references: [], from: null, fromCount: 0, fromAddresses: [], outlookMsg: 'message',
-    replyTo: [], to: [], cc: [], deliveredTo: [], subject: '', subjectCore: '', date: null, ownText: '', text: '',
+    replyTo: [], to: [], cc: [], deliveredTo: [], subject: '', subjectCore: '', date: null, dateOffset: null, ownText: '', text: '',
     forwarded: null, attachments: [], auto: null, bounce: null, ours: false, authResults: [], warnings: ctx.warnings,
     headers: new Map(),
   };
