@@ -105,9 +105,15 @@ describe('dossier mail list', () => {
     expect((await j('--outcome', 'applied')).total).toBe(0);
     expect((await j('--mailbox', 'stdin')).total).toBe(6);
     expect((await j('--mailbox', 'decisions')).total).toBe(0);
-    expect((await j('--record', 'DL-2026-00001')).total).toBe(0);
     expect((await j('--since', '2000-01-01')).total).toBe(6);
     expect((await j('--since', '01.01.2999')).total).toBe(0);
+    expect((await j('--record', 'DL-2026-00001')).total).toBe(0);
+    // A stranger naming a record's reference is quarantined against that record.
+    const ref = (await dossier(['record', 'create', 'deal', '--json'], env)).json<{ ref: string }>().ref;
+    await dossier(['mail', 'ingest', await file('tagged.eml', note(7).replace('Subject: Note 7', `Subject: [${ref}] Note 7`))], env);
+    const tagged = await j('--record', ref.toLowerCase());
+    expect(tagged.rows.map((r) => r.subject)).toEqual([`[${ref}] Note 7`]);
+    expect((await j('--record', ref, '--outcome', 'applied')).total).toBe(0);
     const bad = await dossier(['mail', 'list', '--outcome', 'bounced'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('"bounced" is not an outcome.');
