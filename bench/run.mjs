@@ -23,6 +23,7 @@ const root = path.resolve(here, '..');
 // Order: the cheap ones first; a time limit each, so that one stuck benchmark (a mailbox that never
 // answers) cannot hold the whole run: together they take ~6 minutes on a 2-core machine.
 const BENCHES = [
+  { file: 'parse.mjs', limit: 120 },
   { file: 'docx.mjs', limit: 180 },
   { file: 'pdf.mjs', limit: 480 }, // may install pdftk-java with apt-get the first time
   { file: 'scans.mjs', limit: 300 },

@@ -61,6 +61,7 @@ export const ErrorCodes = {
   PACKAGES_INCOMPLETE: { exit: 1, title: 'Some recipients\' packages failed' },
   TOKEN_SECRET_MISSING: { exit: 2, title: 'The reply-token secret is missing or is not the one that issued the tokens in circulation' },
   TOKEN_NOT_FOUND: { exit: 1, title: 'No reply token for this record and party' },
+  MAIL_INGEST_FAILED: { exit: 1, title: 'Some messages could not be taken in' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -4,6 +4,7 @@ import type { Actor, App } from '../app.js';
 import { DossierError, isDossierError } from '../errors.js';
 import type { PartyEditOptions } from './commands/parties.js';
 import type { ListOptions } from './commands/records.js';
+import type { MailListOptions } from './commands/intake.js';
 import { toJson, type Io } from './output.js';
 import { progressBar, type OnProgress } from './progress.js';
 import type { withApp as WithApp } from './session.js';
@@ -44,6 +45,7 @@ const detach = lazy(m_attach, 'detach');
 const renderDetach = lazy(m_attach, 'renderDetach');
 const demo = lazy(m_demo, 'demo');
 const mailIngest = lazy(m_intake, 'mailIngest');
+const failIfIngestFailed = lazy(m_intake, 'failIfIngestFailed');
 const mailList = lazy(m_intake, 'mailList');
 const mailReplay = lazy(m_intake, 'mailReplay');
 const mailShow = lazy(m_intake, 'mailShow');
@@ -425,13 +427,25 @@ export function buildProgram(cli: CliEnv): Command {
   const mail = program.command('mail').description('incoming mail: the intake journal');
   mail
     .command('ingest [files...]')
-    .description('journal and process messages from .eml files, or one from standard input (an MTA pipe)')
-    .action(action((app, files: string[]) => mailIngest(app, files), renderIngest));
+    .description('journal and process messages from .eml and mbox files (every file, each reported by name; exit 1 if any failed), or one from standard input (an MTA pipe)')
+    .action(async (files: string[], _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => {
+        const rows = await mailIngest(app, files);
+        io.out(g.json ? toJson(rows) : await renderIngest(rows));
+        await failIfIngestFailed(rows);
+      });
+    });
   mail
     .command('list')
-    .description('journaled messages, newest first, with their outcome and reason')
+    .description('journaled messages, newest first, with their outcome and reason; a page at a time')
     .option('--outcome <outcome>', 'applied, quarantined, ignored, refused, failed or pending')
-    .action(action((app, o: { outcome?: string }) => mailList(app, o), renderMailList));
+    .option('--since <date>', 'received on or after this date: 01.10.2026 or 2026-10-01')
+    .option('--mailbox <name>', 'from this mailbox only (stdin for `mail ingest`)')
+    .option('--record <ref>', 'routed to this record')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .option('--before <id>', 'only messages before this journal number (the next page)')
+    .action(action((app, o: MailListOptions) => mailList(app, o), renderMailList));
   mail
     .command('show <id>')
     .description('one journaled message: where it came from, what was read from it, what happened')

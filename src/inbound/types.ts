@@ -21,11 +21,38 @@ export interface ForwardedMessage {
   from: Address | null;
   to: Address[];
   date: Date | null;
+  /** The zone the date was written in (minutes east of UTC), or null when it names none. */
+  dateOffset: number | null;
   subject: string | null;
   text: string;
   /** How it was found: attached message/rfc822, or an inline forward header block of a mail client. */
   kind: 'rfc822' | 'inline';
   attachments: IncomingAttachment[];
+}
+
+export type DeliveryAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
+
+/** One recipient's line of a delivery report (RFC 3464 per-recipient fields, or read from the text). */
+export interface BounceDelivery {
+  address: string;
+  action: DeliveryAction;
+  /** The most specific enhanced status code found ("5.7.1" rather than a generic "5.0.0"). */
+  status: string | null;
+  diagnostic: string | null;
+}
+
+/** A delivery report about a message we sent: which of ours, and what happened to each recipient. */
+export interface BounceReport {
+  /** Our message's Message-ID: from the report, the returned copy, or References/In-Reply-To. */
+  originalMessageId: string | null;
+  /** The returned message's subject (carries our [REF token] tag when the Message-ID is missing). */
+  returnedSubject: string | null;
+  /** Failed recipients only. */
+  recipients: string[];
+  deliveries: BounceDelivery[];
+  /** The first failed recipient's status and diagnostic, or the first recipient's when none failed. */
+  status: string | null;
+  diagnostic: string | null;
 }
 
 export type AutoKind = 'auto-reply' | 'bounce' | 'list' | null;
@@ -44,6 +71,8 @@ export interface ParsedMessage {
   /** The subject without stacked Re:/Fwd:/AW:/Отв:/Пересл: … prefixes. */
   subjectCore: string;
   date: Date | null;
+  /** The zone the Date: header was written in (minutes east of UTC: +0300 → 180), or null. */
+  dateOffset: number | null;
   /** The sender's own text: plain text (HTML converted), with quoted history and the forwarded part removed. */
   ownText: string;
   /** The whole plain text body as decoded. */
@@ -52,8 +81,14 @@ export interface ParsedMessage {
   attachments: IncomingAttachment[];
   /** Auto-Submitted / X-Autoreply / Precedence / out-of-office subjects / DSN. */
   auto: AutoKind;
-  /** For bounces: the Message-ID and recipients of our message that failed, and the reason. */
-  bounce: { originalMessageId: string | null; recipients: string[]; status: string | null; diagnostic: string | null } | null;
+  /** For delivery reports (bounces, delays, successes): what happened to each recipient of our message. */
+  bounce: BounceReport | null;
+  /** How many From: headers the message has (RFC 5322 allows one; two is a forgery or a broken
+   *  client, and must never authorise anything), and every address they name. `from` is the first. */
+  fromCount: number;
+  fromAddresses: Address[];
+  /** The input, or one of its attachments, is an Outlook .msg file (CFB/OLE container), not MIME. */
+  outlookMsg: 'message' | 'attachment' | null;
   /** Our own loop header present (a message we sent came back). */
   ours: boolean;
   /** Authentication-Results header values (trusted only when our own MTA added them). */

