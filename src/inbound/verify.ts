@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { AuthResultsSyntaxError, authServIdOf, parseAuthResults, prop, type AuthResult } from './auth-results.js';
 import { checkMessageAuth, domainOf, domainsAlign, type DnsResolver } from './dkim.js';
 import type { ParsedMessage } from './types.js';
+import { normalizeStart } from './parse/envelope.js';
 
 export type { DnsResolver } from './dkim.js';
 
@@ -41,7 +42,9 @@ export interface HeaderField {
 
 /** The header fields of a raw message, top to bottom, folded lines joined. */
 export function headerFields(raw: Buffer): HeaderField[] {
-  const text = raw.toString('utf8');
+  // The same repairs the parser makes (a BOM, an mbox "From " line, CR-only line ends), so that the
+  // headers verified are the headers routed.
+  const text = normalizeStart(raw, () => {}).toString('utf8');
   const end = text.search(/\r?\n\r?\n/);
   const block = end < 0 ? text : text.slice(0, end);
   const fields: HeaderField[] = [];

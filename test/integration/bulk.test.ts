@@ -17,7 +17,8 @@ async function baseValues(ref: string): Promise<Record<string, unknown>> {
 }
 
 async function refs(type: string): Promise<string[]> {
-  return ((await dossier(['record', 'list', '--type', type, '--json'], env)).json() as { ref: string }[]).map((r) => r.ref);
+  // Sorted by number: `record list` prints the newest first.
+  return ((await dossier(['record', 'list', '--type', type, '--json'], env)).json() as { ref: string }[]).map((r) => r.ref).sort();
 }
 
 beforeAll(async () => {
