@@ -52,6 +52,9 @@ export const ErrorCodes = {
   DOCTOR_FAILED: { exit: 2, title: 'A health check failed' },
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
+  ATTACHMENT_NOT_FOUND: { exit: 1, title: 'No such attachment' },
+  CHECKLIST_NONE: { exit: 1, title: 'The recipient has no checklist' },
+  CHECKLIST_INCOMPLETE: { exit: 1, title: 'A recipient\'s checklist is not complete' },
   INTERNAL: { exit: 3, title: 'Internal error' },
 } as const;
 
