@@ -16,6 +16,8 @@ import { recordCreate, recordHistoryCmd, recordList, recordShow, recordStatus, r
 import { doctor, failIfUnhealthy, renderDoctor } from './commands/doctor.js';
 import { renderStatus, status } from './commands/status.js';
 import { renderReport, report } from './commands/report.js';
+import { checklistCmd, checklistRequestCmd, digestCmd, docReview, dueCmd, evidenceCmd, evidenceScanCmd, remindCmd, renderChecklist, renderDigest, renderDue, renderEvidence, renderRemind, renderRequest, renderReview, renderScan } from './commands/evidence.js';
+import { checklistGate } from '../checklists/checklist.js';
 import { toJson, type Io } from './output.js';
 import { withApp } from './session.js';
 
@@ -209,10 +211,12 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--all', 'every recipient (and lawyer) linked to the record')
     .option('--dry-run', 'build and show what would be sent, queue nothing')
     .option('--background', 'leave building and sending to a running `dossier worker` (returns at once)')
-    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean }, cmd: Command) => {
+    .option('--strict', 'refuse to send while a recipient\'s checklist is incomplete (otherwise: a warning)')
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean; strict?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      if (o.background) await action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
-      else await action((app) => packSend(app, actor(), io, Boolean(g.json), ref, o), renderSent)(cmd);
+      const gate = (app: App) => checklistGate(app, ref, o.recipient ? [o.recipient] : 'all', { strict: o.strict, warn: (l) => io.err(l) }); // issue 17
+      if (o.background) await action(async (app) => (await gate(app), packSendBackground(app, actor(), ref, o)), renderQueuedPackages)(cmd);
+      else await action(async (app) => (await gate(app), packSend(app, actor(), io, Boolean(g.json), ref, o)), renderSent)(cmd);
     });
   program
     .command('share <ref>')
@@ -349,6 +353,47 @@ export function buildProgram(cli: CliEnv): Command {
     .command('status')
     .description('queue depths, outbox and SMS by state, incoming mail of the last 24 h, quarantine, each mailbox\'s last poll')
     .action(action((app) => status(app), renderStatus));
+
+  // Issue 17 (evidence helper): checklists, document review, reused evidence, deadlines.
+  const checklist = program
+    .command('checklist <ref>')
+    .description('per recipient: the documents and fields its checklist requires — present, missing, expired or rejected')
+    .option('-r, --recipient <party>', 'one recipient')
+    .action(action((app, ref: string, o: { recipient?: string }) => checklistCmd(app, ref, o), renderChecklist));
+  checklist
+    .command('request <ref>')
+    .description('email what is missing to the client or a party (their reply brings the files onto the record)')
+    .requiredOption('--to <who>', '"client" or a party key')
+    .option('-r, --recipient <party>', "only this recipient's checklist")
+    .option('--dry-run', 'show the list, send nothing')
+    .action(action((app, ref: string, o: { to: string; recipient?: string; dryRun?: boolean }) => checklistRequestCmd(app, actor(), ref, o), renderRequest));
+  const doc = program.command('doc').description("staff's review of an attached document (audited)");
+  for (const [name, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+    doc
+      .command(`${name} <attachment-id>`)
+      .description(decision === 'accepted' ? 'accept a document for the checklists' : 'reject a document (a reason is required)')
+      .option('--reason <text>', decision === 'accepted' ? 'a note' : 'why (the client is told)')
+      .option('--dated <date>', 'the date printed on the document (for "not older than N days")')
+      .option('--as <category>', 'the checklist category it counts as (a file that came in by email)')
+      .action(action((app, id: string, o: { reason?: string; dated?: string; as?: string }) => docReview(app, actor(), id, decision, o), renderReview));
+  }
+  const evidence = program
+    .command('evidence')
+    .description('the same file or a near-identical photo attached to two records: the pairs, with similarity')
+    .option('--ref <ref>', 'only pairs touching this record')
+    .action(action((app, o: { ref?: string }) => evidenceCmd(app, o), renderEvidence));
+  evidence
+    .command('scan')
+    .description('check every stored attachment again (files stored before the check existed)')
+    .action(action((app) => evidenceScanCmd(app, actor()), renderScan));
+  const due = program
+    .command('due')
+    .description('answers overdue or due soon from banks, insurers and lawyers, on the working-day calendar (deadlines: in the configuration)')
+    .option('--all', 'every started clock, answered ones too (time to answer against the promise)')
+    .option('--at <time>', 'as at this ISO time instead of now')
+    .action(action((app, o: { all?: boolean; at?: string }) => dueCmd(app, o), renderDue));
+  due.command('remind').description('queue reminders to silent counterparties now (the worker does it on its schedule)').action(action((app) => remindCmd(app, actor()), renderRemind));
+  due.command('digest').description("queue today's digest to staff now (once a day)").action(action((app) => digestCmd(app, actor()), renderDigest));
 
   return program;
 }
