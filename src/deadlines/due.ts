@@ -143,7 +143,8 @@ export async function sendReminders(app: App, actor: Actor, opts: { now?: Date }
     await withTransaction(app.db, async (c) => {
       // Serialises two workers deciding about the same counterparty at once.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deadline-reminder:${key}`]);
-      const last = (await c.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE kind = 'deadline_reminder' AND record_id = $1 AND party_id = $2`, [item.recordId, item.partyId])).rows[0]?.at;
+      // The time the caller decided at (new_value.at: `now`, which the worker passes as the clock).
+      const last = (await c.query<{ at: Date | null }>(`SELECT max((new_value ->> 'at')::timestamptz) AS at FROM events WHERE kind = 'deadline_reminder' AND record_id = $1 AND party_id = $2`, [item.recordId, item.partyId])).rows[0]?.at;
       if (last && now.getTime() - last.getTime() < intervalMs) return void out.push({ ref: item.ref, party: item.party, step: item.step, outbox: null, skipped: `reminded ${last.toISOString()}` });
       const to = await humanAddresses(c, item.emails);
       if (!to.length) return void out.push({ ref: item.ref, party: item.party, step: item.step, outbox: null, skipped: 'no address that is not an auto-responder' });
@@ -168,7 +169,7 @@ export async function sendReminders(app: App, actor: Actor, opts: { now?: Date }
         ].join('\n'),
         automatic: true,
       });
-      await recordEvent(c, actor, { recordId: item.recordId, partyId: item.partyId, kind: 'deadline_reminder', field: `outbox:${row.id}`, newValue: { step: item.step, due: item.dueAt.toISOString(), outbox: row.id, to } });
+      await recordEvent(c, actor, { recordId: item.recordId, partyId: item.partyId, kind: 'deadline_reminder', field: `outbox:${row.id}`, newValue: { step: item.step, due: item.dueAt.toISOString(), at: now.toISOString(), outbox: row.id, to } });
       out.push({ ref: item.ref, party: item.party, step: item.step, outbox: row.id });
     });
   }
