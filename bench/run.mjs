@@ -29,6 +29,7 @@ const BENCHES = [
   { file: 'packages.mjs', limit: 300 },
   { file: 'intake.mjs', limit: 300 },
   { file: 'idle.mjs', limit: 240 },
+  { file: 'evidence.mjs', limit: 300 },
 ];
 
 function machine() {

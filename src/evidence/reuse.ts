@@ -3,7 +3,7 @@ import type { Actor } from '../app.js';
 import type { Queryable } from '../db/pool.js';
 import { recordEvent } from '../records/events.js';
 import type { BlobStore } from '../storage/blobs.js';
-import { fingerprintImage, hashToInt8, IMAGE_TYPES, NEAR_DUPLICATE_MAX_DISTANCE } from './phash.js';
+import { fingerprintImage, HASH_BITS, hashToInt8, IMAGE_TYPES, NEAR_DUPLICATE_MAX_DISTANCE } from './phash.js';
 
 // Reused evidence: the same file (sha256), or the same photo resized, recompressed or slightly
 // cropped (perceptual hashes, phash.ts), attached to two different records — the reused-photo fraud
@@ -19,7 +19,7 @@ export interface EvidenceMatch { id: number; method: 'sha256' | 'perceptual'; di
 /** Photos larger than this are not decoded for a fingerprint (the exact-file check still applies). */
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
 
-export const similarityOf = (method: string, distance: number): number => (method === 'sha256' ? 1 : Math.round((1 - distance / 64) * 1000) / 1000);
+export const similarityOf = (method: string, distance: number): number => (method === 'sha256' ? 1 : Math.round((1 - distance / HASH_BITS) * 1000) / 1000);
 
 /** Hashes the blob once (all variants, or a 'none' row when it is not a decodable image). */
 async function ensureFingerprint(q: Queryable, blobs: BlobStore, a: StoredAttachment): Promise<boolean> {
@@ -49,11 +49,11 @@ export async function flagReusedEvidence(q: Queryable, blobs: BlobStore, actor: 
       await q.query<{ other: number }>('SELECT id::int AS other FROM attachments WHERE sha256 = $1 AND record_id <> $2', [a.sha256, a.record_id])
     ).rows.map((r) => ({ other: r.other, method: 'sha256' as const, distance: 0 }));
     if (await ensureFingerprint(q, blobs, a)) {
-      // Any crop of one against the whole of the other; both hashes must agree (the larger distance counts).
+      // Any crop of one against the whole of the other; the distance is both hashes' differing bits together.
       const near = await q.query<{ other: number; distance: number }>(
         `WITH mine AS (SELECT variant, dhash, phash FROM blob_fingerprints WHERE sha256 = $1 AND dhash IS NOT NULL),
          d AS (
-           SELECT f.sha256, min(GREATEST(bit_count((m.dhash # f.dhash)::bit(64)), bit_count((m.phash # f.phash)::bit(64))))::int AS distance
+           SELECT f.sha256, min(bit_count((m.dhash # f.dhash)::bit(64)) + bit_count((m.phash # f.phash)::bit(64)))::int AS distance
            FROM mine m JOIN blob_fingerprints f ON f.sha256 <> $1 AND f.dhash IS NOT NULL AND (m.variant = 'full' OR f.variant = 'full')
            GROUP BY f.sha256)
          SELECT at.id::int AS other, d.distance FROM d JOIN attachments at ON at.sha256 = d.sha256 AND at.record_id <> $2
