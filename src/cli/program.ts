@@ -215,7 +215,7 @@ export function buildProgram(cli: CliEnv): Command {
     .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; background?: boolean; strict?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const gate = (app: App) => checklistGate(app, ref, o.recipient ? [o.recipient] : 'all', { strict: o.strict, warn: (l) => io.err(l) }); // issue 17
-      if (o.background) await action(async (app) => (await gate(app), packSendBackground(app, actor(), ref, o)), renderQueuedPackages)(cmd);
+      if (o.background) await action(async (app) => (o.dryRun ? null : await gate(app), packSendBackground(app, actor(), ref, o)), renderQueuedPackages)(cmd);
       else await action(async (app) => (await gate(app), packSend(app, actor(), io, Boolean(g.json), ref, o)), renderSent)(cmd);
     });
   program
