@@ -391,7 +391,8 @@ export function buildProgram(cli: CliEnv): Command {
     .description('answers overdue or due soon from banks, insurers and lawyers, on the working-day calendar (deadlines: in the configuration)')
     .option('--all', 'every started clock, answered ones too (time to answer against the promise)')
     .option('--at <time>', 'as at this ISO time instead of now')
-    .action(action((app, o: { all?: boolean; at?: string }) => dueCmd(app, o), renderDue));
+    .option('--summary', "each counterparty's time to answer against its promise")
+    .action(action((app, o: { all?: boolean; at?: string; summary?: boolean }) => dueCmd(app, o), renderDue));
   due.command('remind').description('queue reminders to silent counterparties now (the worker does it on its schedule)').action(action((app) => remindCmd(app, actor()), renderRemind));
   due.command('digest').description("queue today's digest to staff now (once a day)").action(action((app) => digestCmd(app, actor()), renderDigest));
 

@@ -209,3 +209,30 @@ export async function sendDigest(app: App, actor: Actor, opts: { now?: Date } = 
     return { day, outbox: row.id, overdue: overdue.length, dueSoon: soon.length };
   });
 }
+
+export interface PromiseKept { party: string; partyName: string; type: string; step: Step; promised: string; answered: number; onTime: number; medianWorkingDays: number | null; waiting: number; overdue: number }
+
+/**
+ * Each counterparty's time to answer against its promise, per record type and step — for the report
+ * (`dossier due --summary` until the report shows it): how many answered, how many within the
+ * promised time, the median in working days, and how many are still waiting or overdue.
+ */
+export async function timeAgainstPromise(app: App, opts: { now?: Date } = {}): Promise<PromiseKept[]> {
+  const cal = calendarOf(app.config.deadlines);
+  const groups = new Map<string, { row: PromiseKept; days: number[] }>();
+  for (const i of await computeDue(app, opts)) {
+    const key = `${i.type}:${i.party}:${i.step}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { row: { party: i.party, partyName: i.partyName, type: i.type, step: i.step, promised: `${i.days} ${i.count}`, answered: 0, onTime: 0, medianWorkingDays: null, waiting: 0, overdue: 0 }, days: [] }));
+    if (i.answeredAt) {
+      g.row.answered++;
+      if (i.state === 'answered') g.row.onTime++;
+      g.days.push(workingDaysBetween(i.sentAt, i.answeredAt, cal));
+    } else if (i.state === 'overdue') g.row.overdue++;
+    else g.row.waiting++;
+  }
+  return [...groups.values()].map(({ row, days }) => {
+    const s = days.sort((a, b) => a - b);
+    return { ...row, medianWorkingDays: s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : null };
+  });
+}

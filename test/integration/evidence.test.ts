@@ -237,10 +237,13 @@ describe('deadlines', () => {
     expect(d!.envelopeTo).toEqual(['manager@dossier.example']);
     expect(d!.mail.text).toMatch(new RegExp(`${deal}\\s+ПАО «Волга-Кредит Банк» \\(bank-volga\\): решение — срок \\d\\d\\.\\d\\d\\.\\d{4}, просрочено на \\d+ раб\\. дн\\.`));
 
-    // The decision arrives: answered, late against the promise.
+    // The decision arrives: answered.
     await run('field', 'set', deal, '--recipient', 'bank-volga', 'decision=approved');
     const answered = (await run('due', '--all', '--json', '--at', t2.toISOString())).json().items[0];
     expect(answered.answeredAt).not.toBeNull();
     expect((await run('due', '--json', '--at', t2.toISOString())).json().items).toEqual([]);
+    const summary = (await run('due', '--summary', '--json', '--at', t2.toISOString())).json().summary;
+    // The decision was set moments after the package went out (the test's clock only moved for `now`).
+    expect(summary).toEqual([{ party: 'bank-volga', partyName: 'ПАО «Волга-Кредит Банк»', type: 'deal', step: 'decision', promised: '5 working', answered: 1, onTime: 1, medianWorkingDays: 0, waiting: 0, overdue: 0 }]);
   });
 });

@@ -1,7 +1,7 @@
 import type { Actor, App } from '../../app.js';
 import { computeChecklist, reviewDocument, type ChecklistView } from '../../checklists/checklist.js';
 import { requestMissing, type ChecklistRequest } from '../../checklists/request.js';
-import { listDue, sendDigest, sendReminders, type DigestOutcome, type DueItem, type ReminderOutcome } from '../../deadlines/due.js';
+import { listDue, sendDigest, sendReminders, timeAgainstPromise, type DigestOutcome, type DueItem, type PromiseKept, type ReminderOutcome } from '../../deadlines/due.js';
 import { localDay } from '../../deadlines/calendar.js';
 import { listEvidence, scanAllEvidence, type EvidenceMatch } from '../../evidence/reuse.js';
 import { DossierError } from '../../errors.js';
@@ -70,18 +70,26 @@ const at = (tz: string, d: Date | string | null) => {
   return `${localDay(t, tz).day} ${t.toLocaleTimeString('ru-RU', { timeZone: tz, hour: '2-digit', minute: '2-digit' })}`;
 };
 
-export interface DueView { timeZone: string; now: Date; items: DueItem[] }
+export interface DueView { timeZone: string; now: Date; items: DueItem[]; summary?: PromiseKept[] }
 
-export async function dueCmd(app: App, o: { all?: boolean; at?: string }): Promise<DueView> {
+export async function dueCmd(app: App, o: { all?: boolean; at?: string; summary?: boolean }): Promise<DueView> {
   let now = new Date();
   if (o.at) {
     now = new Date(o.at);
     if (Number.isNaN(now.getTime())) throw new DossierError('USAGE', `"${o.at}" is not a time.`, { hint: 'Give an ISO time, e.g. 2026-12-07T09:00:00+03:00.' });
   }
+  if (o.summary) return { timeZone: app.config.deadlines.timeZone, now, items: [], summary: await timeAgainstPromise(app, { now }) };
   return { timeZone: app.config.deadlines.timeZone, now, items: await listDue(app, { all: o.all, now }) };
 }
 
 export function renderDue(v: DueView): string {
+  if (v.summary) {
+    if (!v.summary.length) return 'No package has been sent to a counterparty with a promised answer time.';
+    return formatTable(
+      ['type', 'party', 'step', 'promised', 'answered', 'on time', 'median wd', 'waiting', 'overdue'],
+      v.summary.map((p) => [p.type, p.party, p.step, `${p.promised} d`, p.answered, p.onTime, p.medianWorkingDays ?? '—', p.waiting, p.overdue]),
+    );
+  }
   if (!v.items.length) return 'Nothing overdue or due soon.';
   return formatTable(
     ['record', 'party', 'step', 'promised', 'sent', 'due', 'answered', 'state'],
