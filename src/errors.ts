@@ -52,6 +52,8 @@ export const ErrorCodes = {
   DOCTOR_FAILED: { exit: 2, title: 'A health check failed' },
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
+  CHECKLIST_NONE: { exit: 1, title: 'The recipient has no checklist' },
+  CHECKLIST_INCOMPLETE: { exit: 1, title: 'A recipient\'s checklist is not complete' },
   INTERNAL: { exit: 3, title: 'Internal error' },
   IMPORT_ENCODING: { exit: 1, title: 'The text encoding of the file cannot be told' },
   SECRET_FILE: { exit: 2, title: 'A secret file cannot be read' },

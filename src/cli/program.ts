@@ -27,6 +27,24 @@ const m_outbox = () => import('./commands/outbox.js');
 const m_pack = () => import('./commands/pack.js');
 const m_where = () => import('./commands/where.js');
 const m_share = () => import('./commands/share.js');
+const m_evidence = () => import('./commands/evidence.js');
+const checklistCmd = lazy(m_evidence, 'checklistCmd');
+const checklistRequestCmd = lazy(m_evidence, 'checklistRequestCmd');
+const digestCmd = lazy(m_evidence, 'digestCmd');
+const docReview = lazy(m_evidence, 'docReview');
+const dueCmd = lazy(m_evidence, 'dueCmd');
+const evidenceCmd = lazy(m_evidence, 'evidenceCmd');
+const evidenceScanCmd = lazy(m_evidence, 'evidenceScanCmd');
+const remindCmd = lazy(m_evidence, 'remindCmd');
+const renderChecklist = lazy(m_evidence, 'renderChecklist');
+const renderDigest = lazy(m_evidence, 'renderDigest');
+const renderDue = lazy(m_evidence, 'renderDue');
+const renderEvidence = lazy(m_evidence, 'renderEvidence');
+const renderRemind = lazy(m_evidence, 'renderRemind');
+const renderRequest = lazy(m_evidence, 'renderRequest');
+const renderReview = lazy(m_evidence, 'renderReview');
+const renderScan = lazy(m_evidence, 'renderScan');
+const checklistGate = lazy(() => import('../checklists/checklist.js'), 'checklistGate');
 const shareRevoke = lazy(m_share, 'shareRevoke');
 const renderRevoke = lazy(m_share, 'renderRevoke');
 const m_documents = () => import('./commands/documents.js');
@@ -380,12 +398,14 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--dry-run', 'show what would be sent; queue, build and record nothing')
     .option('--again', 'send to recipients whose package already went out (or is queued) once more')
     .option('--background', 'leave building and sending to a running `dossier worker` (returns at once)')
-    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; again?: boolean; background?: boolean }, cmd: Command) => {
+    .option('--strict', 'refuse to send while a recipient\'s checklist is incomplete (otherwise: a warning)')
+    .action(async (ref: string, o: { recipient?: string; all?: boolean; dryRun?: boolean; again?: boolean; background?: boolean; strict?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      if (o.background) return action((app) => packSendBackground(app, actor(), ref, o), renderQueuedPackages)(cmd);
+      const gate = (app: App) => checklistGate(app, ref, o.recipient ? [o.recipient] : 'all', { strict: o.strict, warn: (l) => io.err(l) }); // issue 17
+      if (o.background) return action(async (app) => (o.dryRun ? null : await gate(app), packSendBackground(app, actor(), ref, o)), renderQueuedPackages)(cmd);
       const { renderSent, sentMails } = await m_pack();
       const print = (r: Parameters<typeof renderSent>[0]) => io.out(g.json ? toJson(sentMails(r)) : renderSent(r));
-      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => packSend(app, actor(), io, Boolean(g.json), ref, o, print));
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, async (app) => (await gate(app), packSend(app, actor(), io, Boolean(g.json), ref, o, print)));
     });
   // `share <ref> --email …` stays as it was (the default subcommand); `share revoke` ends a party's reply token.
   const share = program.command('share').description('share a record with someone outside (a lawyer), or revoke their reply token');
@@ -579,6 +599,48 @@ export function buildProgram(cli: CliEnv): Command {
     .command('status')
     .description('queue depths, outbox and SMS by state, incoming mail of the last 24 h, quarantine, each mailbox\'s last poll')
     .action(action((app) => status(app), renderStatus));
+
+  // Issue 17 (evidence helper): checklists, document review, reused evidence, deadlines.
+  const checklist = program
+    .command('checklist <ref>')
+    .description('per recipient: the documents and fields its checklist requires — present, missing, expired or rejected')
+    .option('-r, --recipient <party>', 'one recipient')
+    .action(action((app, ref: string, o: { recipient?: string }) => checklistCmd(app, ref, o), renderChecklist));
+  checklist
+    .command('request <ref>')
+    .description('email what is missing to the client or a party (their reply brings the files onto the record)')
+    .requiredOption('--to <who>', '"client" or a party key')
+    .option('-r, --recipient <party>', "only this recipient's checklist")
+    .option('--dry-run', 'show the list, send nothing')
+    .action(action((app, ref: string, o: { to: string; recipient?: string; dryRun?: boolean }) => checklistRequestCmd(app, actor(), ref, o), renderRequest));
+  const doc = program.command('doc').description("staff's review of an attached document (audited)");
+  for (const [name, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+    doc
+      .command(`${name} <attachment-id>`)
+      .description(decision === 'accepted' ? 'accept a document for the checklists' : 'reject a document (a reason is required)')
+      .option('--reason <text>', decision === 'accepted' ? 'a note' : 'why (the client is told)')
+      .option('--dated <date>', 'the date printed on the document (for "not older than N days")')
+      .option('--as <category>', 'the checklist category it counts as (a file that came in by email)')
+      .action(action((app, id: string, o: { reason?: string; dated?: string; as?: string }) => docReview(app, actor(), id, decision, o), renderReview));
+  }
+  const evidence = program
+    .command('evidence')
+    .description('the same file or a near-identical photo attached to two records: the pairs, with similarity')
+    .option('--ref <ref>', 'only pairs touching this record')
+    .action(action((app, o: { ref?: string }) => evidenceCmd(app, o), renderEvidence));
+  evidence
+    .command('scan')
+    .description('check every stored attachment again (files stored before the check existed)')
+    .action(action((app) => evidenceScanCmd(app, actor()), renderScan));
+  const due = program
+    .command('due')
+    .description('answers overdue or due soon from banks, insurers and lawyers, on the working-day calendar (deadlines: in the configuration)')
+    .option('--all', 'every started clock, answered ones too (time to answer against the promise)')
+    .option('--at <time>', 'as at this ISO time instead of now')
+    .option('--summary', "each counterparty's time to answer against its promise")
+    .action(action((app, o: { all?: boolean; at?: string; summary?: boolean }) => dueCmd(app, o), renderDue));
+  due.command('remind').description('queue reminders to silent counterparties now (the worker does it on its schedule)').action(action((app) => remindCmd(app, actor()), renderRemind));
+  due.command('digest').description("queue today's digest to staff now (once a day)").action(action((app) => digestCmd(app, actor()), renderDigest));
 
   return program;
 }

@@ -38,6 +38,47 @@ const RecordType = z
 
 export const LANGUAGES = ['ru', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
+// Issue 17 (evidence helper): how long each counterparty is expected to take to answer, counted on a
+// working-day calendar; `dossier due`, the worker's reminders and the staff digest read it.
+const IsoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
+const Deadlines = z.strictObject({
+  /** Where the working days are counted (the office's zone). */
+  timeZone: z.string().refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a time zone name (e.g. Europe/Moscow)').default('Europe/Moscow'),
+  /** ISO weekdays that are not worked (1 Monday … 7 Sunday). */
+  weekends: z.array(z.number().int().min(1).max(7)).default([6, 7]),
+  /** Days off besides the weekends, and weekend days that are worked (a moved working day). */
+  holidays: z.array(IsoDay).default([]),
+  workingWeekends: z.array(IsoDay).default([]),
+  /** An item is "due soon" this many working days before its due time. */
+  dueSoonWorkingDays: z.number().int().min(0).default(1),
+  /** A silent counterparty is reminded at most once in this many days. */
+  reminderIntervalDays: z.number().positive().default(2),
+  /** Who gets the daily digest; empty: mail.staff. */
+  digestTo: z.array(z.string().email()).default([]),
+  /** Per record type and party kind (or one party by key, which wins): the step and its time. */
+  expect: z
+    .array(
+      z
+        .strictObject({
+          type: Key,
+          kind: Key.optional(),
+          party: z.string().min(1).optional(),
+          /** acknowledgement: any real answer (not an auto-reply); decision: approved or declined. */
+          step: z.enum(['acknowledgement', 'decision']),
+          days: z.number().int().min(1),
+          count: z.enum(['working', 'calendar']).default('working'),
+        })
+        .refine((e) => Boolean(e.kind) !== Boolean(e.party), 'give either kind or party'),
+    )
+    .default([]),
+});
 
 export const ConfigSchema = z
   .strictObject({
@@ -177,6 +218,7 @@ export const ConfigSchema = z
       roles: z.array(Key).min(1),
     }),
     recordTypes: z.record(Key, RecordType).refine((r) => Object.keys(r).length > 0, 'at least one record type'),
+    deadlines: Deadlines.default(() => Deadlines.parse({})),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { ChecklistSpec } from '../checklists/spec.js';
 import { DossierError } from '../errors.js';
 
 // A recipient's package profile, templates/<party key>/package.yaml (or templates/<party kind>/ for
@@ -21,6 +22,8 @@ export const PackageProfile = z.strictObject({
     html: z.string().optional(),
   }),
   max_email_bytes: z.number().int().min(100_000).default(10 * 1024 * 1024),
+  /** What the recipient requires (issue 17, src/checklists/spec.ts). */
+  checklist: ChecklistSpec.optional(),
 });
 export type PackageProfile = z.infer<typeof PackageProfile> & { dir: string; file: string };
 

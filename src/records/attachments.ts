@@ -6,6 +6,7 @@ import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { sniffFile } from '../storage/sniff.js';
+import { flagReusedEvidence } from '../evidence/reuse.js';
 import { recordEvent } from './events.js';
 import { getRecord } from './records.js';
 
@@ -74,7 +75,7 @@ export async function attachFiles(db: Db, blobs: BlobStore, config: Config, acto
     const blob = await blobs.put(file);
     stored.push({ file, contentType, ...blob });
   }
-  return withTransaction(db, async (c) => {
+  const done = await withTransaction(db, async (c) => {
     const result: AttachResult = { attached: [], alreadyThere: [] };
     for (const s of stored) {
       await c.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [s.sha256, s.size, s.contentType]);
@@ -101,6 +102,10 @@ export async function attachFiles(db: Db, blobs: BlobStore, config: Config, acto
     await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [rec.id]);
     return result;
   });
+  // Issue 17: the same file or photo on another record is flagged on both (after the commit: a
+  // photo that cannot be decoded or hashed must not undo the attach).
+  await flagReusedEvidence(db, blobs, actor, done.attached);
+  return done;
 }
 
 /** The record's attachments (detached ones only with `detached: true`: they left the record). */

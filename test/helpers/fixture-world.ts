@@ -23,7 +23,8 @@ export async function fixtureWorld(db: TestDatabase, env: NodeJS.ProcessEnv, sec
   for (const ref of [deal, claim]) await dossier(['record', 'status', ref, 'submitted'], env);
   for (const [ref, who] of [[deal, 'bank-meridian'], [deal, 'bank-volga'], [claim, 'lawyer-ershov']] as const) {
     const r = await dossier(['pack', 'send', ref, '--recipient', who], env);
-    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/^error /m); // the sample records' checklists are incomplete: a warning (issue 17)
   }
   // The latest package to the party: a test that sends another one later refers to that one.
   const messageIdOf = async (party: string) =>

@@ -61,6 +61,11 @@ describe('dossier demo', () => {
     expect(out).toMatch(/package for lawyer-ershov built: .+\.zip/);
     expect(out).toMatch(/worker:\d+\s+email #\d+ sent to a\.smirnov@example\.ru/);
     expect(out).toContain(`emails sent (.eml)         ${path.join(home, 'outbox')}`);
+    // Issue 17: checklists, the reused photo, deadlines.
+    expect(out).toContain('bank-meridian: missing — ПТС приобретаемого автомобиля: нет');
+    expect(out).toMatch(new RegExp(`IMG_5120\\.jpg is a near-identical photo \\(\\d+% similar\\) as #\\d+ scene-photo-1\\.jpg on ${claim}`));
+    expect(out).toContain(`${deal} bank-sever: decision in 5 working day(s) — answered`);
+    expect(out).toContain(`${deal} bank-meridian: decision in 5 working day(s) — waiting`);
 
     // What a user finds afterwards.
     const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);

@@ -12,6 +12,7 @@ import { tokenSecret } from '../../outbound/settings.js';
 import { sendPackageSet } from '../../packages/send.js';
 import { fixturesDir } from '../../paths.js';
 import { fillMailFixture } from '../../tools/mail-fixtures.js';
+import { checklistsEvidenceDeadlinesStory } from '../../evidence/demo-story.js';
 import { attachFiles } from '../../records/attachments.js';
 import { importRecords } from '../../schemas/bulk.js';
 import { setFields } from '../../schemas/fields.js';
@@ -133,6 +134,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
       say('');
       say(renderHistory(h));
     }
+    await checklistsEvidenceDeadlinesStory(app, actor, { deal: deal!.ref, claim: claim!.ref }, say); // issue 17
     const dirs = { home: app.home, outbox: outboxDir(app), sms: smsDir(app), inbox: dir };
     say('');
     say('Where to look:');

@@ -1,4 +1,5 @@
 import type { Actor, App } from '../../app.js';
+import { describeReuse, listEvidence, type EvidenceMatch } from '../../evidence/reuse.js';
 import { listAttachments, type AttachmentRow } from '../../records/attachments.js';
 import { recordHistory, type EventRow } from '../../records/events.js';
 import { recordParties, unlinkParty, type LinkedParty } from '../../records/parties.js';
@@ -11,7 +12,7 @@ export async function recordCreate(app: App, actor: Actor, opts: { type: string;
   return createRecord(app.db, app.config, actor, { type: opts.type, title: opts.title, schemaVersion });
 }
 
-export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[] }
+export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[]; reusedEvidence: EvidenceMatch[] }
 
 export async function recordShow(app: App, ref: string): Promise<RecordView> {
   const record = await getRecord(app.db, ref);
@@ -21,6 +22,7 @@ export async function recordShow(app: App, ref: string): Promise<RecordView> {
     statusLabel: t.statuses[record.status]?.ru ?? record.status,
     parties: await recordParties(app.db, record.id),
     attachments: await listAttachments(app.db, record.id),
+    reusedEvidence: await listEvidence(app.db, { recordId: record.id }), // issue 17
   };
 }
 
@@ -41,6 +43,7 @@ export function renderRecord(v: RecordView): string {
     v.attachments.length
       ? formatTable(['#', 'category', 'file', 'type', 'size'], v.attachments.map((a) => [a.id, a.category, a.file_name + (a.oversize_forced ? ' (left out of packages: too big)' : ''), a.content_type, formatBytes(a.size)]), { shrink: [2, 3] })
       : 'No attachments (dossier attach <ref> <file…> --category <c>).',
+    ...(v.reusedEvidence.length ? ['', 'REUSED EVIDENCE (dossier evidence):', ...describeReuse(r.ref, v.reusedEvidence)] : []),
   ];
   return lines.join('\n');
 }
