@@ -13,7 +13,6 @@ import type { withApp as WithApp } from './session.js';
 // file only; each command loads its own module (and through it exceljs, pdf-lib, imapflow, pg-boss…)
 // when it is called. lazy() stands in for an imported function with one that imports on first call
 // (and so returns a promise: action() awaits renderers too). bench/startup.mjs measures it.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (...args: any[]) => any;
 function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] extends (...a: infer P) => infer R ? (...a: P) => Promise<Awaited<R>> : never {
   return (async (...args: unknown[]) => ((await load())[name] as Fn)(...args)) as never;
