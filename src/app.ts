@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
@@ -60,6 +61,12 @@ export function cliActor(env: NodeJS.ProcessEnv = process.env, loginName: () => 
 
 export async function openApp(options: OpenAppOptions = {}): Promise<App> {
   const { config, files, home, configFile } = loadConfig(options);
+  // Before the data home stopped depending on the working folder, it was ./.dossier wherever a
+  // command ran: say where such data is rather than let it look lost.
+  const old = path.join(options.cwd ?? process.cwd(), '.dossier');
+  if (!configFile && !(options.env ?? process.env).DOSSIER_HOME && old !== home && existsSync(path.join(old, 'pg'))) {
+    options.onLog?.(`note: using the data home ${home}; there is older Dossier data in ${old} — to use it, set DOSSIER_HOME=${old} (\`dossier where\` explains).`);
+  }
   let embedded: EmbeddedHandle | null = null;
   let db: Db;
   if (config.database.url) {

@@ -19,9 +19,11 @@ import { changeStatusIn, getRecord, transitionAllowed, type RecordRow } from '..
 import { buildPackages, recipientsFor, type BuiltPackage, type OmittedScan } from './build.js';
 import { profileFor, type PackageProfile } from './profile.js';
 
-// `pack send` and `share`: build the packages, then one email per zip into the outbox, each with the
-// record tag and the recipient's reply token in the subject and a plus-address Reply-To, so that the
-// recipient — and only that recipient — can add documents to this record by replying.
+// `pack send` and `share`: each recipient's package — the one built before if nothing that goes into
+// it changed since, else a new build — as one email per zip into the outbox, each with the record tag
+// and the recipient's reply token in the subject and a plus-address Reply-To, so that the recipient —
+// and only that recipient — can add documents to this record by replying. A package goes to a
+// recipient once (again only when asked), and one recipient's failure stops only that recipient.
 
 export interface SentMail { recipient: string; to: string[]; subject: string; part: number; parts: number; attachment: string; bytes: number; outbox: number | null }
 

@@ -16,9 +16,9 @@ async function baseValues(ref: string): Promise<Record<string, unknown>> {
   return Object.fromEntries((r.json().values as { field: string; value: unknown }[]).map((v) => [v.field, v.value]));
 }
 
+/** Every record of the type, oldest first (record list pages newest first). */
 async function refs(type: string): Promise<string[]> {
-  // Sorted by number: `record list` prints the newest first.
-  return ((await dossier(['record', 'list', '--type', type, '--json'], env)).json() as { ref: string }[]).map((r) => r.ref).sort();
+  return ((await dossier(['record', 'list', '--type', type, '--limit', '10000', '--json'], env)).json() as { ref: string }[]).map((r) => r.ref).reverse();
 }
 
 beforeAll(async () => {

@@ -230,7 +230,7 @@ describe('dossier status', () => {
     expect(s.queues).toBeNull(); // no worker has created the pg-boss schema yet
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
 
-    const text = (await dossier(['status'], env)).stdout;
+    const text = (await dossier(['status'], env)).stdout.replace(/\n {20,}/g, ' '); // wrapped lines joined back (80 columns)
     expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0 · cancelled 0$/m);
     expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · quarantined 1 · ignored 0/m);
     expect(text).toMatch(/^Quarantined\s+1 in the last 24 h, 1 in all$/m);
@@ -256,7 +256,7 @@ describe('dossier status', () => {
     const send = (s.queues as { queue: string; queued: number; completed: number }[]).find((q) => q.queue === 'mail.send');
     expect(send).toMatchObject({ queued: 0, completed: s.outbox.sent });
 
-    const text = (await dossier(['status'], env)).stdout;
+    const text = (await dossier(['status'], env)).stdout.replace(/\n {20,}/g, ' '); // wrapped lines joined back (80 columns)
     expect(text).toMatch(/^mail\.send\s+0\s+0\s+0\s+0\s+\d+$/m);
     expect(text).toMatch(/^decisions\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d$/m);
   });
