@@ -41,7 +41,9 @@ describe('dossier demo', () => {
     expect(out).toContain(`   ${deal}: for bank-meridian, bank-sever, bank-volga — 3 email(s); status new → submitted.`);
     expect(out).toContain(`   ${claim}: for broker-garant, insurer-magistral, lawyer-ershov, lessor-lpi — 4 email(s); status reported → submitted.`);
     // Each step numbered once; counts of this run, not of the database; no raw Message-IDs.
-    expect(out.match(/^\d\./gm)).toEqual(['1.', '2.', '3.', '4.', '5.']);
+    const steps = out.match(/^\d\./gm)!;
+    expect(steps).toEqual(steps.map((_, i) => `${i + 1}.`));
+    expect(steps.length).toBeGreaterThanOrEqual(5);
     expect(out).toContain('7 of the 7 package email(s) sent');
     expect(out).not.toMatch(/<[^<>\s]+@[^<>\s]+>/);
     expect(out).toMatch(/← 01-outlook-ru-forward-approved\.eml: applied/);
