@@ -53,6 +53,8 @@ export const ErrorCodes = {
   DEMO_STALLED: { exit: 2, title: 'The demo did not finish' },
   USAGE: { exit: 1, title: 'Wrong command usage' },
   INTERNAL: { exit: 3, title: 'Internal error' },
+  TEMPLATE_ENCRYPTED: { exit: 1, title: 'The template is protected by a password' },
+  RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -6,6 +6,7 @@ import { DossierError } from '../errors.js';
 import type { ColumnDef, FieldDef } from '../schemas/types.js';
 import { evaluateTag, type LoopScope, type RenderData } from './evaluate.js';
 import { parseTag } from './tags.js';
+import { isTicked } from './ticks.js';
 
 // DOCX templates with docxtemplater: fields, loops over table rows and paragraphs, conditions that
 // remove their whole paragraph or row (paragraphLoop), ticks as glyphs (the tick filter) and as real
@@ -188,7 +189,7 @@ function setCheckbox(sdt: Element, doc: ReturnType<DOMParser['parseFromString']>
     return false;
   }
   const value = data.values[name!] ?? null;
-  const checked = option !== undefined ? value === option : value === true;
+  const checked = isTicked(value, option);
   const state = (tag: string) => (box.getElementsByTagNameNS(W14, tag).item(0) as Element | null)?.getAttributeNS(W14, 'val');
   const glyph = String.fromCodePoint(Number.parseInt((checked ? state('checkedState') : state('uncheckedState')) ?? (checked ? '2612' : '2610'), 16));
   let checkedEl = box.getElementsByTagNameNS(W14, 'checked').item(0);

@@ -10,6 +10,7 @@ import { toCardinal as ruCardinal } from 'n2words/ru-RU';
 import { toCardinal as enCardinal } from 'n2words/en-US';
 import type { ColumnDef, FieldDef, FieldValue } from '../schemas/types.js';
 import { displayValue, parseDate } from '../schemas/values.js';
+import { isTicked } from './ticks.js';
 
 export type FilterArg = string | undefined;
 
@@ -51,6 +52,7 @@ export class FilterError extends Error {
 // Small helpers
 
 const NBSP = '\u00A0';
+const DATE_PATTERN = /^(?:dd|MM|yyyy|yy|[ .\/-])+$/;
 
 /** A value as quoted in a problem sentence: short, and never an object dump. */
 function describe(value: unknown): string {
@@ -300,13 +302,21 @@ const definitions: Definition[] = [
     name: 'date',
     appliesTo: ['date'],
     arg: 'optional',
-    argValues: ['short', 'long', 'en', 'iso'],
+    // A named style, or a pattern of dd, MM, yyyy, yy and separators: comb fields on bank forms
+    // want "ddMMyyyy" (one digit a cell).
+    check: (_ctx, arg) =>
+      arg === undefined || ['short', 'long', 'en', 'iso'].includes(arg) || DATE_PATTERN.test(arg)
+        ? null
+        : `the "date" filter does not know the argument ${describe(arg)} (allowed: short, long, en, iso, or a pattern of dd, MM, yyyy, yy such as "ddMMyyyy")`,
     apply(value, arg) {
       const [y, m, d] = readIsoDate(value);
       if (arg === 'long') return formatDateLong(value as string, 'ru');
       if (arg === 'en') return formatDateLong(value as string, 'en');
       if (arg === 'iso') return value;
-      return `${String(d).padStart(2, '0')}.${String(m).padStart(2, '0')}.${y}`;
+      const dd = String(d).padStart(2, '0');
+      const mm = String(m).padStart(2, '0');
+      if (arg !== undefined && arg !== 'short') return arg.replace(/yyyy|yy|dd|MM/g, (t) => (t === 'yyyy' ? y : t === 'yy' ? y.slice(-2) : t === 'dd' ? dd : mm));
+      return `${dd}.${mm}.${y}`;
     },
   },
   {
@@ -333,6 +343,13 @@ const definitions: Definition[] = [
       if (!money) return integerInWords(d, lang);
       return amountInWords(formatDecimal(d, '', '.'), lang, { kopecksInWords: arg === 'full' });
     },
+  },
+  {
+    // Only the digits of a value: SNILS «112-233-445 95» → «11223344595» for an 11-cell comb field.
+    name: 'digits',
+    appliesTo: ['any'],
+    arg: 'none',
+    apply: (value, _arg, ctx) => asText(value, ctx).replace(/\D+/g, ''),
   },
   {
     name: 'upper',
@@ -377,13 +394,11 @@ const definitions: Definition[] = [
       return optionProblem(ctx, arg, 'tick');
     },
     apply(value, arg) {
-      if (value === null || value === undefined) return '☐';
-      if (arg === undefined) {
-        if (typeof value !== 'boolean') throw new FilterError(`the "tick" filter without an argument needs yes/no, got ${describe(value)}`);
-        return value ? '☒' : '☐';
+      if (value !== null && value !== undefined) {
+        if (arg === undefined && typeof value !== 'boolean') throw new FilterError(`the "tick" filter without an argument needs yes/no, got ${describe(value)}`);
+        if (arg !== undefined && typeof value !== 'string') throw new FilterError(`the "tick" filter with an argument needs an option value, got ${describe(value)}`);
       }
-      if (typeof value !== 'string') throw new FilterError(`the "tick" filter with an argument needs an option value, got ${describe(value)}`);
-      return value === arg ? '☒' : '☐';
+      return isTicked(value, arg) ? '☒' : '☐';
     },
   },
   {

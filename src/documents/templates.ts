@@ -39,7 +39,8 @@ export const TemplateMeta = z
   })
   .superRefine((m, ctx) => {
     m.fields.forEach((f, i) => {
-      if (!f.value && !f.field) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `"${f.pdf}" needs value (text with tags) or field` });
+      // value: '' is a real mapping: it blanks a field the form comes prefilled with.
+      if (f.value === undefined && f.field === undefined) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `"${f.pdf}" needs value (text with tags) or field` });
     });
     m.overlay.forEach((o, i) => {
       if (!o.value === !o.tick) ctx.addIssue({ code: 'custom', path: ['overlay', i], message: 'each overlay item has either value or tick' });
