@@ -181,10 +181,10 @@ interface Overflow { where: string; value: string; box: string; needs: string }
 export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, data: RenderData, opts: PdfFillOptions = {}): Promise<Buffer> {
   const doc = await loadPdf(bytes, name);
   const f = font(opts.fontFile);
-  // Parsing a 700 KB TrueType font costs more than filling the form; the parsed face is read-only
-  // during subsetting, so every fill of a batch shares the one already parsed.
-  const create = fontkit.create as (...args: unknown[]) => unknown;
-  doc.registerFontkit({ ...fontkit, create: (buf: unknown, ...rest: unknown[]) => (buf === f.bytes ? f.face : create(buf, ...rest)) } as unknown as typeof fontkit);
+  // Each document parses the font for itself: a parsed face shared between documents (as an
+  // earlier speed-up did) left later documents' subsets without some glyphs — «Scania» came out
+  // as «S ni» once a few forms had been filled in the same process.
+  doc.registerFontkit(fontkit);
   const pdfFont: PDFFont = await doc.embedFont(f.bytes, { subset: true });
   const sink: Sink = { missing: new Set(), problems: [], glyphs: new Map() };
   const tooLong: string[] = [];
@@ -263,8 +263,9 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
     }
     if (!sink.problems.length && !sink.missing.size && !sink.glyphs.size && !tooLong.length && !overflows.length) {
       for (const [field, size] of sizes) (field as PDFTextField).acroField.setFontSize(size);
-      settleAppearances(doc, form, pdfFont, sizes);
       form.updateFieldAppearances(pdfFont);
+      // After pdf-lib's own pass, which writes its font's name into the /DA of what it drew.
+      settleAppearances(doc, form, pdfFont, sizes);
       if (meta.flatten) form.flatten();
     }
   } else {
