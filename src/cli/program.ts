@@ -6,7 +6,7 @@ import { attach, renderAttach } from './commands/attach.js';
 import { demo } from './commands/demo.js';
 import { mailIngest, mailList, mailReplay, mailShow, renderIngest, renderMailList, renderMailShow } from './commands/intake.js';
 import { outboxList, outboxRetry, packBuild, packSend, packSendBackground, renderIdle, renderQueuedPackages, renderOutbox, renderPackBuild, renderSent, renderShare, shareCmd, workerForever, workerUntilIdle } from './commands/mail.js';
-import { render, renderCheck, renderRendered, templateCheck } from './commands/documents.js';
+import { render, renderCheck, renderFields, renderInit, renderRendered, templateCheck, templateFields, templateInit } from './commands/documents.js';
 import { exportRecords, importFields, importRecords } from '../schemas/bulk.js';
 import { parseVersion } from './commands/schema.js';
 import { fieldSet, fieldShow, fieldUnset, recordMigrate, renderChanges, renderFieldView, renderMigrations } from './commands/fields.js';
@@ -190,6 +190,16 @@ export function buildProgram(cli: CliEnv): Command {
     .command('check [files...]')
     .description('lint templates against the schema versions they declare: unknown fields, loops over non-tables, ticks over non-booleans, PDF fields')
     .action(action((app, files: string[]) => templateCheck(app, files), renderCheck));
+  // forms (issue 15): listing a form's fields and starting its sidecar
+  template
+    .command('fields <file>')
+    .description("a PDF's or DOCX's fields: name, kind, options or export values, max length, box size, page; tags, checkboxes and Word legacy form fields")
+    .action(action((app, file: string) => templateFields(app, file), renderFields));
+  template
+    .command('init <file>')
+    .description('write a starting sidecar (<file>.yaml) for a recipient\'s form; a .doc or .rtf is converted to .docx once with LibreOffice first')
+    .requiredOption('-r, --recipient <party>', 'the bank or insurer the form is from (its kind decides the record type)')
+    .action(action((app, file: string, o: { recipient: string }) => templateInit(app, file, o), renderInit));
 
   const pack = program.command('pack').description('document packages per recipient: rendered documents + scans, zipped with a manifest');
   pack

@@ -257,7 +257,7 @@ async function sampleFill(file: string, meta: TemplateMeta, schemas: SchemaVersi
   const name = path.basename(file);
   try {
     const bytes = readFileSync(file);
-    if (file.toLowerCase().endsWith('.docx')) renderDocx(bytes, name, data);
+    if (file.toLowerCase().endsWith('.docx')) renderDocx(bytes, name, data, meta.word_fields);
     else await fillPdf(bytes, name, meta, data);
   } catch (err) {
     if (!(err instanceof DossierError)) throw err;
@@ -303,7 +303,8 @@ export async function checkTemplates(app: App, files: string[]): Promise<{ files
     try {
       meta = loadTemplateMeta(file);
     } catch (err) {
-      problems.push({ file, where: path.basename(file) + '.yaml', message: (err as Error).message });
+      const hint = err instanceof DossierError && err.hint ? ` (${err.hint})` : '';
+      problems.push({ file, where: path.basename(file) + '.yaml', message: (err as Error).message + hint });
       continue;
     }
     const schemas: SchemaVersion[] = [];

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { DossierError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import type { EnumOption, FieldDef } from '../schemas/types.js';
+import { labelOf } from './docx.js';
 import { evaluateTag, type RenderData } from './evaluate.js';
 import { daSize, fitText, FLOOR_SIZE, type FieldBox } from './pdf-fit.js';
 import { splitTemplateString } from './tags.js';
@@ -318,7 +319,7 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
     });
   }
   if (sink.missing.size) {
-    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].join(', ')}.`, {
+    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].map((m) => labelOf(m, data)).join(', ')}.`, {
       hint: 'Set them with `dossier field set`, or give optional ones a default in the mapping ({field | default:""}).',
       details: { missing: [...sink.missing] },
     });
