@@ -57,20 +57,34 @@ export interface BuildOptions {
   onProgress?: (recipient: string, done: number, total: number) => void;
 }
 
-function indexText(m: Manifest): string {
+/**
+ * The build time as a person reads it, in the server's time zone (TZ; the zips' entry times use it
+ * too): «21 ноября 2026 г. в 14:05 (GMT+3)».
+ */
+export function readableTime(iso: string, timeZone = process.env.TZ || undefined): string {
+  const when = new Date(iso);
+  const date = new Intl.DateTimeFormat('ru-RU', { timeZone, day: 'numeric', month: 'long', year: 'numeric' }).format(when);
+  const time = new Intl.DateTimeFormat('ru-RU', { timeZone, hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(when);
+  const [clock, ...zone] = time.split(' ');
+  return `${date} в ${clock}${zone.length ? ` (${zone.join(' ')})` : ''}`;
+}
+
+/** ОПИСЬ.txt: for people at the bank, in Windows line endings (Notepad), categories by their names. */
+export function indexText(m: Manifest, categoryLabel: (key: string) => string): string {
   const lines = [
     `Опись пакета документов / Package index`,
     `Дело: ${m.record}    Получатель: ${m.recipient.name} (${m.recipient.key})`,
-    `Сформирован: ${m.builtAt} (${m.builtBy}), схема v${m.schemaVersion}${m.parts > 1 ? `, частей: ${m.parts}` : ''}`,
+    `Сформирован: ${readableTime(m.builtAt)} (${m.builtBy}), схема v${m.schemaVersion}${m.parts > 1 ? `, частей: ${m.parts}` : ''}`,
     '',
-    ...m.files.map((f, i) => {
-      const src = 'template' in f.source ? `шаблон ${f.source.template}, схема v${f.source.schemaVersion}` : `вложение №${f.source.attachment} (${f.source.category}), исходное имя «${f.source.originalName}»`;
-      return `${i + 1}. ${f.name}${m.parts > 1 ? ` [часть ${f.part}]` : ''}\n   размер ${f.size} байт, sha256 ${f.sha256}\n   ${src}`;
+    ...m.files.flatMap((f, i) => {
+      const src = 'template' in f.source ? `шаблон ${f.source.template}, схема v${f.source.schemaVersion}` : `вложение №${f.source.attachment} («${categoryLabel(f.source.category)}»), исходное имя «${f.source.originalName}»`;
+      return [`${i + 1}. ${f.name}${m.parts > 1 ? ` [часть ${f.part}]` : ''}`, `   размер ${f.size} байт, sha256 ${f.sha256}`, `   ${src}`];
     }),
     '',
     'Контрольные суммы SHA-256 позволяют проверить, что файлы не изменены.',
   ];
-  return lines.join('\r\n') + '\r\n';
+  // One line ending throughout: a name or label carrying its own LF must not mix styles.
+  return lines.map((l) => l.replace(/\r?\n/g, ' ')).join('\r\n') + '\r\n';
 }
 
 export async function recipientsFor(app: App, record: RecordRow, which: string[] | 'all'): Promise<LinkedParty[]> {
@@ -151,7 +165,7 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
     files: files.map(({ entry: _entry, ...f }) => f),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
-  const indexBytes = Buffer.from(indexText(manifest));
+  const indexBytes = Buffer.from(indexText(manifest, (key) => app.config.attachments.categories[key]?.ru ?? key));
 
   const archiveBase = name(profile.archive, 'archive name').replace(/\.zip$/i, '');
   const buildId = randomBytes(6).toString('hex');
