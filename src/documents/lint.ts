@@ -38,11 +38,11 @@ function checkTag(tag: ParsedTag, scope: Scope, report: (msg: string) => void, o
   } else if (scope.columns?.has(tag.name)) def = scope.columns.get(tag.name)!;
   else if (scope.fields.has(tag.name)) {
     def = scope.fields.get(tag.name)!;
-    if ((def as FieldDef).retired) report(`"${tag.name}" is retired in v${scope.version}`);
+    if ((def as FieldDef).retired) report(`"${tag.name}" is retired`);
   } else if (scope.all.has(tag.name)) {
     const f = scope.all.get(tag.name)!;
     report(`"${tag.name}" is a ${f.recipientKind ?? 'recipient'} field: the template must declare recipient_kind: ${f.recipientKind ?? '…'}`);
-  } else report(`unknown field "${tag.name}" in v${scope.version}`);
+  } else report(`unknown field "${tag.name}"`);
   const ctxDef = def ?? (tag.name === '$today' ? ({ id: '$today', type: 'date', label: { ru: '', en: '' } } as ColumnDef) : null);
   tag.filters.forEach((f, i) => {
     const problem = i === 0 ? filterProblem(f.name, { field: ctxDef, lang: 'ru' }, f.arg) : !FILTERS.has(f.name) ? filterProblem(f.name, { field: null, lang: 'ru' }, f.arg) : null;
@@ -78,6 +78,19 @@ function walkParts(parts: Docxtemplater.DXT.Part[], scope: Scope, report: (tag: 
   }
 }
 
+/** The text of each paragraph of each templated part, in order (for locating problems). */
+function paragraphTexts(zip: ReturnType<typeof openDocx>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of Object.keys(zip.files).filter((f) => /^word\/(document|header\d*|footer\d*)\.xml$/.test(f))) {
+    const xml = zip.file(part)!.asText();
+    out.set(
+      part,
+      xml.split('</w:p>').map((p) => [...p.matchAll(/<w:t(?: [^>]*)?>([^<]*)<\/w:t>/g)].map((m) => m[1]).join('').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')),
+    );
+  }
+  return out;
+}
+
 function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], out: LintProblem[]): void {
   const name = path.basename(file);
   let zip;
@@ -95,7 +108,39 @@ function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], ou
   try {
     new Docxtemplater(zip, { modules: [inspect], paragraphLoop: true, linebreaks: true, errorLogging: false, parser: () => ({ get: () => '' }) });
   } catch (err) {
-    for (const m of templateErrors(err)) out.push({ file, where: m.split(':')[0]!, message: m.slice(m.indexOf(':') + 2) });
+    // A syntax error stops docxtemplater; the tags that are whole are still checked (below), so
+    // that one unclosed brace does not hide every unknown field behind it.
+    const paragraphs = paragraphTexts(zip);
+    for (const m of templateErrors(err)) {
+      const part = m.split(':')[0]!;
+      const xtag = /\(tag "([^"]*)"\)$/.exec(m)?.[1];
+      // An unclosed tag runs on into the next paragraphs in docxtemplater's text: look for its start.
+      let at = -1;
+      for (let k = xtag?.length ?? 0; k > 0 && at < 0; k--) at = paragraphs.get(part)?.findIndex((t) => t.includes(`{${xtag!.slice(0, k)}`)) ?? -1;
+      out.push({ file, where: at >= 0 ? `${part} paragraph ${at + 1}` : part, message: m.slice(m.indexOf(':') + 2) });
+    }
+    for (const schema of schemas) {
+      const scope: Scope = { fields: usable(schema, meta.recipient_kind), columns: null, all: schema.fields, version: schema.version };
+      const columns = new Set([...schema.fields.values()].flatMap((f) => (f.columns ?? []).map((c) => c.id)));
+      for (const [part, texts] of paragraphs) {
+        texts.forEach((text, i) => {
+          for (const t of text.matchAll(/\{([^{}]*)\}/g)) {
+            const raw = t[1]!.trim();
+            if (raw.startsWith('/')) continue;
+            const section = raw.startsWith('#') || raw.startsWith('^');
+            let tag: ParsedTag;
+            try {
+              tag = parseTag(section ? raw.slice(1) : raw);
+            } catch (e) {
+              out.push({ file, where: `${part} paragraph ${i + 1} {${raw}}`, message: (e as Error).message });
+              continue;
+            }
+            if (columns.has(tag.name)) continue; // a table's column, inside a loop we cannot see here
+            checkTag(tag, scope, (msg) => out.push({ file, where: `${part} paragraph ${i + 1} {${raw}}`, message: `${msg} (v${schema.version})` }), { section: raw.startsWith('#') });
+          }
+        });
+      }
+    }
     return;
   }
   for (const schema of schemas) {
@@ -110,7 +155,7 @@ function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], ou
         const [fieldId, option] = m[1]!.split('=').map((s) => s.trim());
         const where = `${part} checkbox dossier:${m[1]}`;
         const f = fields.get(fieldId ?? '');
-        if (!f) out.push({ file, where, message: `unknown field "${fieldId}" in v${schema.version}` });
+        if (!f) out.push({ file, where, message: `unknown field "${fieldId}" (v${schema.version})` });
         else if (option === undefined && f.type !== 'boolean') out.push({ file, where, message: `a tick over "${fieldId}", which is ${f.type}, not boolean: write dossier:${fieldId}=<option> (v${schema.version})` });
         else if (option !== undefined && !(f.options ?? []).some((o) => o.value === option)) out.push({ file, where, message: `"${option}" is not an option of ${fieldId} (v${schema.version})` });
       }
