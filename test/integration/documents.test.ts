@@ -108,7 +108,8 @@ describe('DOCX', () => {
       const file = await template('missing.docx', 'Имя: {borrower_first_name}\nСрок: {loan_term_months}\nОтчество: {borrower_middle_name | default:"—"}');
       const r = await render(file);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('error RENDER_MISSING_VALUES: missing.docx needs values the record does not have: {borrower_first_name}, {loan_term_months}.');
+      // Named as staff know them (the Russian label) and by id.
+      expect(r.stderr).toContain('error RENDER_MISSING_VALUES: missing.docx needs values the record does not have: «Имя» {borrower_first_name}, «Срок кредита, мес.» {loan_term_months}.');
     } finally {
       await dossier(['field', 'set', deal, 'borrower_first_name=Алексей', 'loan_term_months=60'], env);
     }
