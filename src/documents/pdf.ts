@@ -42,8 +42,29 @@ function font(fontFile = FONT_FILE) {
     const bytes = readFileSync(fontFile);
     return { bytes, face: fontkit.create(bytes) as unknown as { hasGlyphForCodePoint(cp: number): boolean } };
   }
-  fontCache ??= { bytes: readFileSync(FONT_FILE), face: fontkit.create(readFileSync(FONT_FILE)) as unknown as { hasGlyphForCodePoint(cp: number): boolean } };
+  if (!fontCache) {
+    const bytes = readFileSync(FONT_FILE);
+    fontCache = { bytes, face: sharedFace(fontkit.create(bytes)) as { hasGlyphForCodePoint(cp: number): boolean } };
+  }
   return fontCache;
+}
+
+/**
+ * A fontkit face made safe to share between documents. fontkit caches each glyph object with the
+ * characters it was first looked up for; subsetting looks up the parts of composite glyphs with
+ * none (DejaVu's Cyrillic «а», «с», «о», «Т» are built from the Latin letters), so a later document
+ * that writes the Latin letter got a glyph with no characters and no ToUnicode entry: «Scania»
+ * read back as «S ni». A glyph asked for with characters gets them if its cached copy has none.
+ */
+function sharedFace(face: unknown): unknown {
+  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] } };
+  const getGlyph = f.getGlyph.bind(f);
+  f.getGlyph = (id: number, chars: number[] = []) => {
+    const glyph = getGlyph(id, chars);
+    if (chars.length && !glyph.codePoints.length) glyph.codePoints = chars;
+    return glyph;
+  };
+  return face;
 }
 
 export interface PdfFillOptions { fontFile?: string }
@@ -182,10 +203,10 @@ interface Overflow { where: string; value: string; box: string; needs: string }
 export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, data: RenderData, opts: PdfFillOptions = {}): Promise<Buffer> {
   const doc = await loadPdf(bytes, name);
   const f = font(opts.fontFile);
-  // Each document parses the font for itself: a parsed face shared between documents (as an
-  // earlier speed-up did) left later documents' subsets without some glyphs — «Scania» came out
-  // as «S ni» once a few forms had been filled in the same process.
-  doc.registerFontkit(fontkit);
+  // Parsing the font costs more than filling a small form; the parsed face is shared by every
+  // fill of a process (see sharedFace for what that needed).
+  const create = fontkit.create as (...args: unknown[]) => unknown;
+  doc.registerFontkit({ ...fontkit, create: (buf: unknown, ...rest: unknown[]) => (buf === f.bytes ? f.face : create(buf, ...rest)) } as unknown as typeof fontkit);
   const pdfFont: PDFFont = await doc.embedFont(f.bytes, { subset: true });
   const sink: Sink = { missing: new Set(), problems: [], glyphs: new Map() };
   const tooLong: string[] = [];
