@@ -155,7 +155,7 @@ describe('a LibreOffice-made form (NeedAppearances, /DA fonts missing from /DR)'
 
   it('leaves a radio group unselected when the field has no value or maps to ""', async () => {
     const m = meta([{ pdf: 'kind', field: 'kind', options: { new: 'new', old: '' } }]);
-    for (const values of [{}, { kind: 'old' }]) {
+    for (const values of [{}, { kind: "old" }] as Record<string, FieldValue>[]) {
       const doc = await PDFDocument.load(await fillPdf(await libreOfficeForm(), 'lo.pdf', m, data(values)));
       expect(String(doc.getForm().getField('kind').acroField.dict.get(PDFName.of('V')))).toBe('/Off');
     }
