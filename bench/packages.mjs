@@ -16,6 +16,7 @@ const SCAN_MB = 50; // in all the deal's packages together, as in the issue: not
 const SCAN_FILES = 5; // per package, the same scans for every recipient (the deal's passport scans)
 const TARGET_MS = 1600;
 const TARGET_RSS = 350 * 1048576;
+const TARGET_RATIO = 0.8;
 const ISSUE_BASELINE_MS = 3200; // the issue's figure for this workload in one thread
 
 async function setup(dir) {
@@ -160,13 +161,17 @@ if (kind === 'dossier' || kind === 'raw') {
     const line = (name, d, b, unit, fmt, verdictText) => `${name.padEnd(20)} ${fmt(d).padStart(9)} ${unit}   ${fmt(b).padStart(9)} ${unit}   ${(d / b).toFixed(2)}×   ${verdictText}`;
     const passMs = dossier.ms <= TARGET_MS;
     const passRss = dossier.rss < TARGET_RSS;
+    // Issue 15's target: Dossier's whole build (its checks, manifest, blob store, database rows)
+    // within 0.8× of the raw libraries doing only the filling and zipping in one thread.
+    const passRatio = dossier.ms / raw.ms <= TARGET_RATIO;
     console.log(`\npackages of a ${RECIPIENTS}-recipient deal: ${RECIPIENTS * 2} DOCX + ${RECIPIENTS} PDF, ${SCAN_MB} MB of scans in all (${(SCAN_MB / RECIPIENTS).toFixed(1)} MB per package)`);
     console.log(`${''.padEnd(20)} ${'Dossier'.padStart(12)}   ${'raw libs'.padStart(12)}   ratio   target`);
-    console.log(line('wall time', dossier.ms, raw.ms, 'ms', (x) => x.toFixed(0), `≤ ${TARGET_MS} ms: ${verdict(passMs)}`));
+    console.log(line('wall time', dossier.ms, raw.ms, 'ms', (x) => x.toFixed(0), `≤ ${TARGET_MS} ms: ${verdict(passMs)}; ≤ ${TARGET_RATIO}× raw: ${verdict(passRatio)}`));
     console.log(line('peak RSS (VmHWM)', dossier.rss, raw.rss, 'MB', mb, `< ${TARGET_RSS / 1048576} MB: ${verdict(passRss)}`));
     console.log(`(${dossier.packages} packages, ${mb(dossier.bytes)} MB written by Dossier; ${raw.packages} and ${mb(raw.bytes)} MB by the raw libraries in one thread; the issue's figure for this workload: ~${ISSUE_BASELINE_MS / 1000} s, Dossier at ${(dossier.ms / ISSUE_BASELINE_MS).toFixed(2)}× of it)`);
     result('packages', `All packages of a ${RECIPIENTS}-recipient deal (${RECIPIENTS * 2} DOCX + ${RECIPIENTS} PDF, ${SCAN_MB} MB of scans in all)`, [
       { measure: 'wall time', value: `${dossier.ms.toFixed(0)} ms`, baselineName: 'docxtemplater + pdf-lib + archiver, one thread', baseline: `${raw.ms.toFixed(0)} ms`, ratio: `${(dossier.ms / raw.ms).toFixed(2)}×`, target: `≤ ${TARGET_MS} ms`, pass: passMs },
+      { measure: 'wall time vs raw libraries', value: `${dossier.ms.toFixed(0)} ms`, baselineName: 'docxtemplater + pdf-lib + archiver, one thread', baseline: `${raw.ms.toFixed(0)} ms`, ratio: `${(dossier.ms / raw.ms).toFixed(2)}×`, target: `≤ ${TARGET_RATIO}× raw`, pass: passRatio },
       { measure: 'peak RSS', value: `${mb(dossier.rss)} MB`, baselineName: 'docxtemplater + pdf-lib + archiver, one thread', baseline: `${mb(raw.rss)} MB`, ratio: `${(dossier.rss / raw.rss).toFixed(2)}×`, target: `< ${TARGET_RSS / 1048576} MB`, pass: passRss },
     ], [`${dossier.packages} packages, ${mb(dossier.bytes)} MB written; the issue's one-thread figure for this workload is ~${ISSUE_BASELINE_MS / 1000} s (Dossier: ${(dossier.ms / ISSUE_BASELINE_MS).toFixed(2)}× of it)`]);
   } finally {

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 // Why a target is missed and what would close it, from profiling (kept here so that each run's
 // document says it beside the figures).
 const WHY = {
-  docx: '  Why: docxtemplater compiles the template on every render (~11 of the ~27 ms; its render instances are single-use), while Carbone keeps its parsed template; Dossier adds only ~1.1× over docxtemplater alone. Closing it needs a compile-once, render-many engine or cache.',
-  packages: '  Why: filling 45 documents is ~0.9 s of the run and writing 51 MB of zips twice (the package, then its copy in the blob store) most of the rest. Render threads did not help on 2 cores (their start-up costs more than they save; templates.renderThreads). What would: a render pool kept warm in the long-running worker, writing each zip straight into the blob store, and compiling each template once per batch.',
+  docx: '  Why: each render evaluates every tag (parsing, filters, checkbox controls) while the baselines get ready-made text; the template is compiled once per process (a cache keyed by its bytes), so a miss here means the evaluation itself grew.',
+  packages: '  Why: filling 45 documents is most of the run; each zip is now written once, straight into the blob store, and each DOCX template compiled once. The absolute target (1.6 s) needs the renders spread over cores (templates.renderThreads) on a machine with more than 2; the email still carries a base64 copy of the zip inside its stored message (outbound/outbox.ts builds the message whole).',
   intake: '  Why: parsing is not it (~1.5 ms a message, faster than mailparser); each message makes ~45 queries and 3–4 blob writes, ~70% of the time waiting on them. What would: one round trip for the routing facts, per-pass caches of records and parties, one journal insert per IMAP fetch batch, and processing messages of different records concurrently.',
 };
 

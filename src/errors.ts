@@ -64,6 +64,8 @@ export const ErrorCodes = {
   TOKEN_SECRET_MISSING: { exit: 2, title: 'The reply-token secret is missing or is not the one that issued the tokens in circulation' },
   TOKEN_NOT_FOUND: { exit: 1, title: 'No reply token for this record and party' },
   MAIL_INGEST_FAILED: { exit: 1, title: 'Some messages could not be taken in' },
+  TEMPLATE_ENCRYPTED: { exit: 1, title: 'The template is protected by a password' },
+  RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

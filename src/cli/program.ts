@@ -87,6 +87,10 @@ const render = lazy(m_documents, 'render');
 const renderCheck = lazy(m_documents, 'renderCheck');
 const renderRendered = lazy(m_documents, 'renderRendered');
 const templateCheck = lazy(m_documents, 'templateCheck');
+const templateFields = lazy(m_documents, 'templateFields');
+const templateInit = lazy(m_documents, 'templateInit');
+const renderFields = lazy(m_documents, 'renderFields');
+const renderInit = lazy(m_documents, 'renderInit');
 const exportRecords = lazy(m_schemas_bulk, 'exportRecords');
 const importFields = lazy(m_schemas_bulk, 'importFields');
 const importRecords = lazy(m_schemas_bulk, 'importRecords');
@@ -374,6 +378,16 @@ export function buildProgram(cli: CliEnv): Command {
     .command('check [files...]')
     .description('lint templates against the schema versions they declare: unknown fields, loops over non-tables, ticks over non-booleans, PDF fields')
     .action(action((app, files: string[]) => templateCheck(app, files), renderCheck));
+  // forms (issue 15): listing a form's fields and starting its sidecar
+  template
+    .command('fields <file>')
+    .description("a PDF's or DOCX's fields: name, kind, options or export values, max length, box size, page; tags, checkboxes and Word legacy form fields")
+    .action(action((app, file: string) => templateFields(app, file), renderFields));
+  template
+    .command('init <file>')
+    .description('write a starting sidecar (<file>.yaml) for a recipient\'s form; a .doc or .rtf is converted to .docx once with LibreOffice first')
+    .requiredOption('-r, --recipient <party>', 'the bank or insurer the form is from (its kind decides the record type)')
+    .action(action((app, file: string, o: { recipient: string }) => templateInit(app, file, o), renderInit));
 
   const pack = program.command('pack').description('document packages per recipient: rendered documents + scans, zipped with a manifest');
   pack

@@ -1,11 +1,14 @@
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import Docxtemplater from 'docxtemplater';
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import PizZip from 'pizzip';
 import { DossierError } from '../errors.js';
 import type { ColumnDef, FieldDef } from '../schemas/types.js';
 import { evaluateTag, type LoopScope, type RenderData } from './evaluate.js';
-import { parseTag } from './tags.js';
+import { parseTag, splitTemplateString } from './tags.js';
+import { fillLegacyFields } from './word-legacy.js';
+import { isTicked } from './ticks.js';
 
 // DOCX templates with docxtemplater: fields, loops over table rows and paragraphs, conditions that
 // remove their whole paragraph or row (paragraphLoop), ticks as glyphs (the tick filter) and as real
@@ -188,7 +191,7 @@ function setCheckbox(sdt: Element, doc: ReturnType<DOMParser['parseFromString']>
     return false;
   }
   const value = data.values[name!] ?? null;
-  const checked = option !== undefined ? value === option : value === true;
+  const checked = isTicked(value, option);
   const state = (tag: string) => (box.getElementsByTagNameNS(W14, tag).item(0) as Element | null)?.getAttributeNS(W14, 'val');
   const glyph = String.fromCodePoint(Number.parseInt((checked ? state('checkedState') : state('uncheckedState')) ?? (checked ? '2612' : '2610'), 16));
   let checkedEl = box.getElementsByTagNameNS(W14, 'checked').item(0);
@@ -211,25 +214,98 @@ function* childElements(el: Element): Generator<Element> {
   for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) yield n as Element;
 }
 
-/** Fills a compiled template; every missing value and every problem is reported together. */
-export function renderDocx(bytes: Buffer, name: string, data: RenderData): Buffer {
+/**
+ * Templates compiled once and rendered many times. docxtemplater spends about as long compiling a
+ * large template as rendering it, and a package batch renders the same questionnaire for every
+ * bank. A compiled instance is rendered again by resetting its single-use flag: render() writes
+ * each templated part from the compiled (unchanged) parse tree over the previous output in its
+ * zip, so every render starts from the template, not from the last result. Renders are
+ * synchronous, so two never interleave on one instance. Keyed by the template's bytes (a hash),
+ * so an edited template on disk is compiled afresh.
+ */
+interface Compiled { doc: Docxtemplater & { rendered: boolean; errors: unknown[] }; state: { data: RenderData | null; sink: { missing: Set<string>; problems: Set<string> } } }
+const compiledCache = new Map<string, Compiled>();
+const MAX_COMPILED = 32;
+
+function compiledFor(bytes: Buffer, name: string): Compiled {
+  const key = createHash('sha1').update(bytes).digest('hex');
+  const hit = compiledCache.get(key);
+  if (hit) {
+    compiledCache.delete(key); // most recently used last
+    compiledCache.set(key, hit);
+    return hit;
+  }
+  const state: Compiled['state'] = { data: null, sink: { missing: new Set(), problems: new Set() } };
+  const doc = compileDocx(bytes, name, () => state.data!, {
+    get missing() {
+      return state.sink.missing;
+    },
+    get problems() {
+      return state.sink.problems;
+    },
+  }) as Compiled['doc'];
+  const compiled = { doc, state };
+  if (compiledCache.size >= MAX_COMPILED) compiledCache.delete(compiledCache.keys().next().value!);
+  compiledCache.set(key, compiled);
+  return compiled;
+}
+
+/** Fills a template (compiled once per distinct template); every missing value and every problem is reported together. */
+export function renderDocx(bytes: Buffer, name: string, data: RenderData, wordFields: Record<string, string> = {}): Buffer {
   const sink = { missing: new Set<string>(), problems: new Set<string>() };
-  const doc = compileDocx(bytes, name, () => data, sink);
+  const { doc, state } = compiledFor(bytes, name);
+  state.data = data;
+  state.sink = sink;
+  doc.rendered = false;
   try {
     doc.render({});
   } catch (err) {
     throw new DossierError('TEMPLATE_INVALID', `${name} could not be filled:\n  - ${templateErrors(err).join('\n  - ')}`, { hint: 'Run `dossier template check` for the details.' });
+  } finally {
+    state.data = null;
   }
   const zip = doc.getZip();
   setCheckboxes(zip, data, sink.problems);
+  if (Object.keys(wordFields).length) fillLegacyFields(zip, wordFields, data, (template, where) => textWithTags(template, data, where, sink), sink.problems);
   if (sink.problems.size) {
     throw new DossierError('TEMPLATE_INVALID', `${name} does not fit this record:\n  - ${[...sink.problems].join('\n  - ')}`, { hint: 'Run `dossier template check` to lint the template against its schema versions.' });
   }
   if (sink.missing.size) {
-    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].join(', ')}.`, {
+    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].map((m) => labelOf(m, data)).join(', ')}.`, {
       hint: 'Set them with `dossier field set`, or give optional ones a default in the template ({field | default:""}).',
       details: { missing: [...sink.missing] },
     });
   }
   return zip.generate({ type: 'nodebuffer', compression: NODE_DEFLATE as 'DEFLATE' });
+}
+
+/** A text with {tags} (a word_fields mapping); null when a tag has no value (noted as missing). */
+function textWithTags(template: string, data: RenderData, where: string, sink: { missing: Set<string>; problems: Set<string> }): string | null {
+  let parts;
+  try {
+    parts = splitTemplateString(template);
+  } catch (err) {
+    sink.problems.add(`${where}: ${(err as Error).message}`);
+    return null;
+  }
+  let out = '';
+  for (const p of parts) {
+    if ('text' in p) out += p.text;
+    else {
+      const r = evaluateTag(p.tag, data);
+      if (r.kind === 'unknown') sink.problems.add(`${where}: {${p.tag.raw}}: ${r.problem}`);
+      else if (r.kind === 'missing') {
+        sink.missing.add(`{${p.tag.raw}}`);
+        return null;
+      } else out += String(r.value);
+    }
+  }
+  return out;
+}
+
+/** "{borrower_inn}" as staff know it: «ИНН заёмщика» {borrower_inn}. */
+export function labelOf(tag: string, data: RenderData): string {
+  const id = /^\{\s*([\w$]+)/.exec(tag)?.[1] ?? tag;
+  const def = data.fields.get(id);
+  return def ? `«${def.label.ru}» ${tag}` : tag;
 }

@@ -61,6 +61,6 @@ export async function renderWithData(template: string, data: RenderData, type: s
   const { bytes, meta, format } = prepareTemplate(template, cache);
   checkSupports(meta, template, type, version);
   const name = path.basename(template);
-  const out = format === 'docx' ? renderDocx(bytes, name, data) : await fillPdf(bytes, name, meta, data);
+  const out = format === 'docx' ? renderDocx(bytes, name, data, meta.word_fields) : await fillPdf(bytes, name, meta, data);
   return { bytes: out, format, meta, template, schemaVersion: version };
 }

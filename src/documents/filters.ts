@@ -10,6 +10,8 @@ import { toCardinal as ruCardinal } from 'n2words/ru-RU';
 import { toCardinal as enCardinal } from 'n2words/en-US';
 import type { ColumnDef, FieldDef, FieldValue } from '../schemas/types.js';
 import { displayValue, parseDate } from '../schemas/values.js';
+import { decimalOf, formatDecimal, roundDecimal, type Decimal } from '../money.js';
+import { isTicked } from './ticks.js';
 
 export type FilterArg = string | undefined;
 
@@ -51,6 +53,7 @@ export class FilterError extends Error {
 // Small helpers
 
 const NBSP = '\u00A0';
+const DATE_PATTERN = /^(?:dd|MM|yyyy|yy|[ .\/-])+$/;
 
 /** A value as quoted in a problem sentence: short, and never an object dump. */
 function describe(value: unknown): string {
@@ -74,57 +77,17 @@ const capitalizeFirst = (s: string): string => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Decimals as digit strings (never through a float)
-
-interface Decimal { negative: boolean; int: string; frac: string }
-
-/** Expands what String(n) gives for a finite number, exponent forms ("1e+21", "1e-7") included. */
-function decimalFromNumber(n: number): Decimal {
-  const s = String(Math.abs(n));
-  const e = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
-  let int: string;
-  let frac: string;
-  if (e) {
-    const digits = (e[1] ?? '') + (e[2] ?? '');
-    const point = 1 + Number(e[3]); // where the decimal point goes in `digits`
-    if (point >= digits.length) [int, frac] = [digits.padEnd(point, '0'), ''];
-    else if (point > 0) [int, frac] = [digits.slice(0, point), digits.slice(point)];
-    else [int, frac] = ['0', '0'.repeat(-point) + digits];
-  } else {
-    [int = '0', frac = ''] = s.split('.');
-  }
-  return { negative: n < 0, int, frac };
-}
+// Decimals as digit strings (src/money.ts)
 
 /**
  * An amount or number as digits: canonical money text ("-1500000.00"), any plain decimal text
  * ("0", "12.5" — e.g. from a `default` argument) or a finite JS number. Throws otherwise.
  */
 function readDecimal(value: unknown, what: string): Decimal {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new FilterError(`${what} needs a number, got ${describe(value)}`);
-    return decimalFromNumber(value);
-  }
-  const m = typeof value === 'string' ? /^(-?)(\d+)(?:\.(\d+))?$/.exec(value) : null;
-  if (!m) throw new FilterError(`${what} needs an amount or a number (e.g. 1500000.00), got ${describe(value)}`);
-  return { negative: m[1] === '-', int: (m[2] ?? '0').replace(/^0+(?=\d)/, ''), frac: m[3] ?? '' };
-}
-
-/** Rounded to `places` decimals, half away from zero (the usual rule for money on paper). */
-function roundDecimal(d: Decimal, places: number): Decimal {
-  let units = BigInt(d.int + d.frac.slice(0, places).padEnd(places, '0'));
-  if ((d.frac[places] ?? '0') >= '5') units += 1n;
-  const digits = units.toString().padStart(places + 1, '0');
-  const cut = digits.length - places;
-  // -0.001 rounds to 0.00, which has no sign.
-  return { negative: d.negative && units !== 0n, int: digits.slice(0, cut), frac: digits.slice(cut) };
-}
-
-const groupDigits = (int: string, sep: string): string => int.replace(/\B(?=(\d{3})+$)/g, sep);
-
-function formatDecimal(d: Decimal, thousands: string, point: string): string {
-  const sign = d.negative && /[1-9]/.test(d.int + d.frac) ? '-' : '';
-  return `${sign}${groupDigits(d.int, thousands)}${d.frac ? point + d.frac : ''}`;
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new FilterError(`${what} needs a number, got ${describe(value)}`);
+  const d = decimalOf(value);
+  if (!d) throw new FilterError(`${what} needs an amount or a number (e.g. 1500000.00), got ${describe(value)}`);
+  return d;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,13 +263,21 @@ const definitions: Definition[] = [
     name: 'date',
     appliesTo: ['date'],
     arg: 'optional',
-    argValues: ['short', 'long', 'en', 'iso'],
+    // A named style, or a pattern of dd, MM, yyyy, yy and separators: comb fields on bank forms
+    // want "ddMMyyyy" (one digit a cell).
+    check: (_ctx, arg) =>
+      arg === undefined || ['short', 'long', 'en', 'iso'].includes(arg) || DATE_PATTERN.test(arg)
+        ? null
+        : `the "date" filter does not know the argument ${describe(arg)} (allowed: short, long, en, iso, or a pattern of dd, MM, yyyy, yy such as "ddMMyyyy")`,
     apply(value, arg) {
       const [y, m, d] = readIsoDate(value);
       if (arg === 'long') return formatDateLong(value as string, 'ru');
       if (arg === 'en') return formatDateLong(value as string, 'en');
       if (arg === 'iso') return value;
-      return `${String(d).padStart(2, '0')}.${String(m).padStart(2, '0')}.${y}`;
+      const dd = String(d).padStart(2, '0');
+      const mm = String(m).padStart(2, '0');
+      if (arg !== undefined && arg !== 'short') return arg.replace(/yyyy|yy|dd|MM/g, (t) => (t === 'yyyy' ? y : t === 'yy' ? y.slice(-2) : t === 'dd' ? dd : mm));
+      return `${dd}.${mm}.${y}`;
     },
   },
   {
@@ -333,6 +304,13 @@ const definitions: Definition[] = [
       if (!money) return integerInWords(d, lang);
       return amountInWords(formatDecimal(d, '', '.'), lang, { kopecksInWords: arg === 'full' });
     },
+  },
+  {
+    // Only the digits of a value: SNILS «112-233-445 95» → «11223344595» for an 11-cell comb field.
+    name: 'digits',
+    appliesTo: ['any'],
+    arg: 'none',
+    apply: (value, _arg, ctx) => asText(value, ctx).replace(/\D+/g, ''),
   },
   {
     name: 'upper',
@@ -377,13 +355,11 @@ const definitions: Definition[] = [
       return optionProblem(ctx, arg, 'tick');
     },
     apply(value, arg) {
-      if (value === null || value === undefined) return '☐';
-      if (arg === undefined) {
-        if (typeof value !== 'boolean') throw new FilterError(`the "tick" filter without an argument needs yes/no, got ${describe(value)}`);
-        return value ? '☒' : '☐';
+      if (value !== null && value !== undefined) {
+        if (arg === undefined && typeof value !== 'boolean') throw new FilterError(`the "tick" filter without an argument needs yes/no, got ${describe(value)}`);
+        if (arg !== undefined && typeof value !== 'string') throw new FilterError(`the "tick" filter with an argument needs an option value, got ${describe(value)}`);
       }
-      if (typeof value !== 'string') throw new FilterError(`the "tick" filter with an argument needs an option value, got ${describe(value)}`);
-      return value === arg ? '☒' : '☐';
+      return isTicked(value, arg) ? '☒' : '☐';
     },
   },
   {

@@ -1,11 +1,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PDFCheckBox, PDFDocument, PDFDropdown, PDFRadioGroup, PDFTextField, type PDFField } from '@cantoo/pdf-lib';
+import { PDFDropdown, type PDFDocument, type PDFOptionList, type PDFRadioGroup } from '@cantoo/pdf-lib';
 import Docxtemplater from 'docxtemplater';
 import createInspectModule from 'docxtemplater/js/inspect-module.js';
 import type { App } from '../app.js';
 import type { ColumnDef, FieldDef, SchemaVersion } from '../schemas/types.js';
-import { openDocx, templateErrors } from './docx.js';
+import { DossierError } from '../errors.js';
+import { fixturesDir } from '../paths.js';
+import type { FieldValue } from '../schemas/types.js';
+import { parseFieldValue } from '../schemas/values.js';
+import { openDocx, renderDocx, templateErrors } from './docx.js';
+import type { RenderData } from './evaluate.js';
+import { fillPdf, loadPdf, pdfFieldKind } from './pdf.js';
 import { FILTERS, filterProblem } from './filters.js';
 import { parseTag, splitTemplateString, type ParsedTag } from './tags.js';
 import { loadTemplateMeta, type TemplateMeta } from './templates.js';
@@ -32,11 +38,11 @@ function checkTag(tag: ParsedTag, scope: Scope, report: (msg: string) => void, o
   } else if (scope.columns?.has(tag.name)) def = scope.columns.get(tag.name)!;
   else if (scope.fields.has(tag.name)) {
     def = scope.fields.get(tag.name)!;
-    if ((def as FieldDef).retired) report(`"${tag.name}" is retired in v${scope.version}`);
+    if ((def as FieldDef).retired) report(`"${tag.name}" is retired`);
   } else if (scope.all.has(tag.name)) {
     const f = scope.all.get(tag.name)!;
     report(`"${tag.name}" is a ${f.recipientKind ?? 'recipient'} field: the template must declare recipient_kind: ${f.recipientKind ?? '…'}`);
-  } else report(`unknown field "${tag.name}" in v${scope.version}`);
+  } else report(`unknown field "${tag.name}"`);
   const ctxDef = def ?? (tag.name === '$today' ? ({ id: '$today', type: 'date', label: { ru: '', en: '' } } as ColumnDef) : null);
   tag.filters.forEach((f, i) => {
     const problem = i === 0 ? filterProblem(f.name, { field: ctxDef, lang: 'ru' }, f.arg) : !FILTERS.has(f.name) ? filterProblem(f.name, { field: null, lang: 'ru' }, f.arg) : null;
@@ -72,6 +78,19 @@ function walkParts(parts: Docxtemplater.DXT.Part[], scope: Scope, report: (tag: 
   }
 }
 
+/** The text of each paragraph of each templated part, in order (for locating problems). */
+function paragraphTexts(zip: ReturnType<typeof openDocx>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of Object.keys(zip.files).filter((f) => /^word\/(document|header\d*|footer\d*)\.xml$/.test(f))) {
+    const xml = zip.file(part)!.asText();
+    out.set(
+      part,
+      xml.split('</w:p>').map((p) => [...p.matchAll(/<w:t(?: [^>]*)?>([^<]*)<\/w:t>/g)].map((m) => m[1]).join('').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')),
+    );
+  }
+  return out;
+}
+
 function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], out: LintProblem[]): void {
   const name = path.basename(file);
   let zip;
@@ -89,7 +108,39 @@ function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], ou
   try {
     new Docxtemplater(zip, { modules: [inspect], paragraphLoop: true, linebreaks: true, errorLogging: false, parser: () => ({ get: () => '' }) });
   } catch (err) {
-    for (const m of templateErrors(err)) out.push({ file, where: m.split(':')[0]!, message: m.slice(m.indexOf(':') + 2) });
+    // A syntax error stops docxtemplater; the tags that are whole are still checked (below), so
+    // that one unclosed brace does not hide every unknown field behind it.
+    const paragraphs = paragraphTexts(zip);
+    for (const m of templateErrors(err)) {
+      const part = m.split(':')[0]!;
+      const xtag = /\(tag "([^"]*)"\)$/.exec(m)?.[1];
+      // An unclosed tag runs on into the next paragraphs in docxtemplater's text: look for its start.
+      let at = -1;
+      for (let k = xtag?.length ?? 0; k > 0 && at < 0; k--) at = paragraphs.get(part)?.findIndex((t) => t.includes(`{${xtag!.slice(0, k)}`)) ?? -1;
+      out.push({ file, where: at >= 0 ? `${part} paragraph ${at + 1}` : part, message: m.slice(m.indexOf(':') + 2) });
+    }
+    for (const schema of schemas) {
+      const scope: Scope = { fields: usable(schema, meta.recipient_kind), columns: null, all: schema.fields, version: schema.version };
+      const columns = new Set([...schema.fields.values()].flatMap((f) => (f.columns ?? []).map((c) => c.id)));
+      for (const [part, texts] of paragraphs) {
+        texts.forEach((text, i) => {
+          for (const t of text.matchAll(/\{([^{}]*)\}/g)) {
+            const raw = t[1]!.trim();
+            if (raw.startsWith('/')) continue;
+            const section = raw.startsWith('#') || raw.startsWith('^');
+            let tag: ParsedTag;
+            try {
+              tag = parseTag(section ? raw.slice(1) : raw);
+            } catch (e) {
+              out.push({ file, where: `${part} paragraph ${i + 1} {${raw}}`, message: (e as Error).message });
+              continue;
+            }
+            if (columns.has(tag.name)) continue; // a table's column, inside a loop we cannot see here
+            checkTag(tag, scope, (msg) => out.push({ file, where: `${part} paragraph ${i + 1} {${raw}}`, message: `${msg} (v${schema.version})` }), { section: raw.startsWith('#') });
+          }
+        });
+      }
+    }
     return;
   }
   for (const schema of schemas) {
@@ -104,7 +155,7 @@ function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], ou
         const [fieldId, option] = m[1]!.split('=').map((s) => s.trim());
         const where = `${part} checkbox dossier:${m[1]}`;
         const f = fields.get(fieldId ?? '');
-        if (!f) out.push({ file, where, message: `unknown field "${fieldId}" in v${schema.version}` });
+        if (!f) out.push({ file, where, message: `unknown field "${fieldId}" (v${schema.version})` });
         else if (option === undefined && f.type !== 'boolean') out.push({ file, where, message: `a tick over "${fieldId}", which is ${f.type}, not boolean: write dossier:${fieldId}=<option> (v${schema.version})` });
         else if (option !== undefined && !(f.options ?? []).some((o) => o.value === option)) out.push({ file, where, message: `"${option}" is not an option of ${fieldId} (v${schema.version})` });
       }
@@ -112,16 +163,14 @@ function lintDocx(file: string, meta: TemplateMeta, schemas: SchemaVersion[], ou
   }
 }
 
-function kindOf(f: PDFField): string {
-  return f instanceof PDFTextField ? 'text' : f instanceof PDFCheckBox ? 'checkbox' : f instanceof PDFRadioGroup ? 'radio group' : f instanceof PDFDropdown ? 'dropdown' : f.constructor.name;
-}
+const kindOf = pdfFieldKind;
 
 async function lintPdf(file: string, meta: TemplateMeta, schemas: SchemaVersion[], out: LintProblem[]): Promise<void> {
   let doc: PDFDocument;
   try {
-    doc = await PDFDocument.load(readFileSync(file));
+    doc = await loadPdf(readFileSync(file), path.basename(file));
   } catch (err) {
-    out.push({ file, where: '(file)', message: `not a readable PDF: ${(err as Error).message}` });
+    out.push({ file, where: '(file)', message: (err as Error).message });
     return;
   }
   const pdfFields = new Map(doc.getForm().getFields().map((f) => [f.getName(), f]));
@@ -159,16 +208,35 @@ async function lintPdf(file: string, meta: TemplateMeta, schemas: SchemaVersion[
         } else if (kind === 'checkbox') {
           if (!m.field) out.push({ file, where, message: 'a checkbox needs field: (and is: for an enum option)' });
           else choiceField(m.field, where, m.is, 'boolean-or-is');
-        } else if (kind === 'radio group' || kind === 'dropdown') {
-          if (!m.field) {
-            out.push({ file, where, message: `a ${kind} needs field:` });
+        } else if (kind === 'radio group' || kind === 'dropdown' || kind === 'list box') {
+          if (m.value !== undefined) {
+            tagsOf(m.value, where); // free text (an editable combo box) or a text naming an option
             continue;
           }
-          const f = choiceField(m.field, where, undefined, 'enum');
-          const options = (pf as PDFRadioGroup | PDFDropdown).getOptions();
-          for (const o of typeof f === 'object' ? (f.options ?? []) : []) {
-            const target = m.options?.[o.value] ?? (kind === 'dropdown' ? o.label.ru : o.value);
-            if (!options.includes(target)) out.push({ file, where, message: `option ${o.value} → "${target}" is not among the ${kind}'s options (${options.join(', ')})${v}` });
+          if (!m.field) {
+            out.push({ file, where, message: `a ${kind} needs field: (or value: with a text)` });
+            continue;
+          }
+          const f = scope.fields.get(m.field);
+          if (!f) {
+            out.push({ file, where, message: `unknown field "${m.field}"${v}` });
+            continue;
+          }
+          const options = (pf as PDFRadioGroup | PDFDropdown | PDFOptionList).getOptions();
+          // What each value of the field selects; '' leaves the group unselected.
+          const targets: [string, string][] =
+            f.type === 'boolean'
+              ? ['true', 'false'].map((b) => [b, m.options?.[b] ?? b])
+              : f.type === 'enum'
+                ? (f.options ?? []).map((o) => [o.value, m.options?.[o.value] ?? (kind === 'radio group' ? o.value : o.label.ru)])
+                : [];
+          if (f.type !== 'boolean' && f.type !== 'enum') {
+            out.push({ file, where, message: `${m.field} is ${f.type}; a ${kind} needs a choice (enum) or yes/no field, or value: with a text${v}` });
+            continue;
+          }
+          const editable = pf instanceof PDFDropdown && pf.isEditable();
+          for (const [value, target] of targets) {
+            if (target !== '' && !options.includes(target) && !editable) out.push({ file, where, message: `${m.field} = ${value} → "${target}" is not among the ${kind}'s options (${options.join(', ')}); map it with options: { ${value}: … }${v}` });
           }
         } else out.push({ file, where, message: `Dossier does not fill ${kind} fields` });
       }
@@ -196,6 +264,83 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
+interface SampleRecord { type: string; schemaVersion: number; title?: string; parties: { key: string; kind: string; name: string }[]; values: { base: Record<string, unknown>; recipients?: Record<string, Record<string, unknown>> } }
+
+/**
+ * The sample record of the template's type (fixtures/records/<type>.json) as the template would
+ * see it: the base values, and for a recipient template the section of a recipient of its kind
+ * (the one whose key is the template's folder, else the first).
+ */
+export function sampleData(file: string, meta: TemplateMeta, schema: SchemaVersion): RenderData | null {
+  const sampleFile = path.join(fixturesDir, 'records', `${meta.type}.json`);
+  if (!existsSync(sampleFile)) return null;
+  const sample = JSON.parse(readFileSync(sampleFile, 'utf8')) as SampleRecord;
+  const folder = path.basename(path.dirname(file));
+  const party = meta.recipient_kind ? (sample.parties.find((p) => p.key === folder && p.kind === meta.recipient_kind) ?? sample.parties.find((p) => p.kind === meta.recipient_kind)) : undefined;
+  const raw = { ...sample.values.base, ...(party ? sample.values.recipients?.[party.key] : {}) };
+  const values: Record<string, FieldValue> = {};
+  for (const [id, v] of Object.entries(raw)) {
+    const def = schema.fields.get(id);
+    if (!def) continue;
+    const r = parseFieldValue(def, v);
+    if (r.ok && r.value !== null) values[id] = r.value;
+  }
+  return {
+    values,
+    fields: schema.fields,
+    specials: { $ref: `${meta.type === 'claim' ? 'C' : 'D'}-2026-0001`, $title: sample.title ?? '', $today: '2026-11-21', $recipient_name: party?.name ?? null, $recipient_key: party?.key ?? null, $schema_version: schema.version },
+    lang: 'ru',
+  };
+}
+
+/** Fills the template from the sample record and reports what a real fill would refuse: overflows, too-long values, missing values. */
+async function sampleFill(file: string, meta: TemplateMeta, schemas: SchemaVersion[], out: LintProblem[]): Promise<void> {
+  const schema = schemas.at(-1);
+  if (!schema) return;
+  const data = sampleData(file, meta, schema);
+  if (!data) return;
+  const name = path.basename(file);
+  try {
+    const bytes = readFileSync(file);
+    if (file.toLowerCase().endsWith('.docx')) renderDocx(bytes, name, data, meta.word_fields);
+    else await fillPdf(bytes, name, meta, data);
+  } catch (err) {
+    if (!(err instanceof DossierError)) throw err;
+    const where = `filled from the sample ${meta.type} (v${schema.version})`;
+    if (err.code === 'RENDER_MISSING_VALUES') {
+      const missing = (err.details as { missing: string[] }).missing;
+      out.push({ file, where, message: `the sample has no value for ${missing.map((m) => labelled(m, schema)).join(', ')}` });
+    } else if (err.code === 'TEMPLATE_INVALID' && !(err.details as { problems?: string[] } | undefined)?.problems) {
+      // The lint above already reports the mapping's problems one by one.
+    } else {
+      const lines = (err.details as { problems?: string[] } | undefined)?.problems ?? [err.message];
+      for (const line of lines) out.push({ file, where, message: line });
+    }
+  }
+}
+
+/** "{borrower_inn}" → «ИНН заёмщика» {borrower_inn}: the label staff know the field by, and its id. */
+export function labelled(tag: string, schema: SchemaVersion): string {
+  const id = /^\{\s*([\w$]+)/.exec(tag)?.[1] ?? tag;
+  const def = schema.fields.get(id);
+  return def ? `«${def.label.ru}» ${tag}` : tag;
+}
+
+/** One line per problem: the same problem found in several schema versions is said once, naming them. */
+function mergeVersions(problems: LintProblem[]): LintProblem[] {
+  const byKey = new Map<string, { p: LintProblem; versions: string[] }>();
+  for (const p of problems) {
+    const m = / \((v\d+)\)$/.exec(p.message);
+    const message = m ? p.message.slice(0, m.index) : p.message;
+    const key = `${p.file}\u0000${p.where}\u0000${message}`;
+    const known = byKey.get(key);
+    if (known) {
+      if (m) known.versions.push(m[1]!);
+    } else byKey.set(key, { p: { ...p, message }, versions: m ? [m[1]!] : [] });
+  }
+  return [...byKey.values()].map(({ p, versions }) => (versions.length ? { ...p, message: `${p.message} (${versions.join(', ')})` } : p));
+}
+
 export async function checkTemplates(app: App, files: string[]): Promise<{ files: string[]; problems: LintProblem[] }> {
   const problems: LintProblem[] = [];
   for (const file of files) {
@@ -203,7 +348,8 @@ export async function checkTemplates(app: App, files: string[]): Promise<{ files
     try {
       meta = loadTemplateMeta(file);
     } catch (err) {
-      problems.push({ file, where: path.basename(file) + '.yaml', message: (err as Error).message });
+      const hint = err instanceof DossierError && err.hint ? ` (${err.hint})` : '';
+      problems.push({ file, where: path.basename(file) + '.yaml', message: (err as Error).message + hint });
       continue;
     }
     const schemas: SchemaVersion[] = [];
@@ -214,10 +360,13 @@ export async function checkTemplates(app: App, files: string[]): Promise<{ files
         problems.push({ file, where: 'schemas', message: (err as Error).message });
       }
     }
+    const before = problems.length;
     if (file.toLowerCase().endsWith('.docx')) lintDocx(file, meta, schemas, problems);
     else await lintPdf(file, meta, schemas, problems);
+    // A template whose tags are wrong would fail its sample fill for the same reasons.
+    if (problems.length === before) await sampleFill(file, meta, schemas, problems);
   }
-  return { files, problems };
+  return { files, problems: mergeVersions(problems) };
 }
 
 export function templateFiles(root: string): string[] {

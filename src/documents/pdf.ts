@@ -1,12 +1,32 @@
 import fontkit from '@cantoo/fontkit';
-import { PDFCheckBox, PDFDocument, PDFDropdown, PDFRadioGroup, PDFTextField, rgb, type PDFFont } from '@cantoo/pdf-lib';
+import {
+  EncryptedPDFError,
+  PDFBool,
+  PDFCheckBox,
+  PDFDict,
+  PDFDocument,
+  PDFDropdown,
+  PDFName,
+  PDFOptionList,
+  PDFRadioGroup,
+  PDFString,
+  PDFTextField,
+  rgb,
+  type PDFField,
+  type PDFFont,
+  type PDFForm,
+  type PDFRef,
+} from '@cantoo/pdf-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DossierError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import type { EnumOption, FieldDef } from '../schemas/types.js';
+import { labelOf } from './docx.js';
 import { evaluateTag, type RenderData } from './evaluate.js';
+import { daSize, fitText, FLOOR_SIZE, type FieldBox } from './pdf-fit.js';
 import { splitTemplateString } from './tags.js';
+import { isTicked } from './ticks.js';
 import type { TemplateMeta } from './templates.js';
 
 // PDF templates with @cantoo/pdf-lib (the maintained fork of pdf-lib: pdf-lib itself has had no
@@ -22,8 +42,29 @@ function font(fontFile = FONT_FILE) {
     const bytes = readFileSync(fontFile);
     return { bytes, face: fontkit.create(bytes) as unknown as { hasGlyphForCodePoint(cp: number): boolean } };
   }
-  fontCache ??= { bytes: readFileSync(FONT_FILE), face: fontkit.create(readFileSync(FONT_FILE)) as unknown as { hasGlyphForCodePoint(cp: number): boolean } };
+  if (!fontCache) {
+    const bytes = readFileSync(FONT_FILE);
+    fontCache = { bytes, face: sharedFace(fontkit.create(bytes)) as { hasGlyphForCodePoint(cp: number): boolean } };
+  }
   return fontCache;
+}
+
+/**
+ * A fontkit face made safe to share between documents. fontkit caches each glyph object with the
+ * characters it was first looked up for; subsetting looks up the parts of composite glyphs with
+ * none (DejaVu's Cyrillic «а», «с», «о», «Т» are built from the Latin letters), so a later document
+ * that writes the Latin letter got a glyph with no characters and no ToUnicode entry: «Scania»
+ * read back as «S ni». A glyph asked for with characters gets them if its cached copy has none.
+ */
+function sharedFace(face: unknown): unknown {
+  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] } };
+  const getGlyph = f.getGlyph.bind(f);
+  f.getGlyph = (id: number, chars: number[] = []) => {
+    const glyph = getGlyph(id, chars);
+    if (chars.length && !glyph.codePoints.length) glyph.codePoints = chars;
+    return glyph;
+  };
+  return face;
 }
 
 export interface PdfFillOptions { fontFile?: string }
@@ -77,26 +118,108 @@ function checkGlyphs(text: string, where: string, face: { hasGlyphForCodePoint(c
 
 const optionLabel = (options: EnumOption[] | undefined, value: unknown) => options?.find((o) => o.value === value)?.label.ru;
 
-export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, data: RenderData, opts: PdfFillOptions = {}): Promise<Buffer> {
-  let doc: PDFDocument;
+/** A form's fields in the kinds Dossier knows, or the class name of one it does not. */
+export function pdfFieldKind(f: PDFField): 'text' | 'checkbox' | 'radio group' | 'dropdown' | 'list box' | string {
+  return f instanceof PDFTextField ? 'text' : f instanceof PDFCheckBox ? 'checkbox' : f instanceof PDFRadioGroup ? 'radio group' : f instanceof PDFDropdown ? 'dropdown' : f instanceof PDFOptionList ? 'list box' : f.constructor.name;
+}
+
+/** The box of a field's first widget (the one its value is laid out in), in points. */
+export function widgetBox(field: PDFField): FieldBox & { page: PDFRef | undefined } {
+  const w = field.acroField.getWidgets()[0];
+  if (!w) return { width: 0, height: 0, borderWidth: 0, page: undefined };
+  const r = w.getRectangle();
+  return { width: r.width, height: r.height, borderWidth: w.getBorderStyle()?.getWidth() ?? 0, page: w.P() };
+}
+
+/**
+ * Opens a PDF template. Encrypted forms that open without a password (an owner password only: the
+ * usual way banks "protect" a form) are read decrypted; others get our own message rather than
+ * pdf-lib's developer hint. XFA data is kept at load so that we, not pdf-lib, decide and say
+ * what happens to it.
+ */
+export async function loadPdf(bytes: Buffer, name: string): Promise<PDFDocument> {
   try {
-    doc = await PDFDocument.load(bytes);
+    return await PDFDocument.load(bytes, { preserveXFA: true, updateMetadata: false });
   } catch (err) {
-    throw new DossierError('TEMPLATE_CORRUPT', `${name} is not a readable PDF: ${(err as Error).message}.`, { hint: 'Get the form again from the bank or insurer, or re-save it from a PDF editor.' });
+    if (!(err instanceof EncryptedPDFError)) {
+      throw new DossierError('TEMPLATE_CORRUPT', `${name} is not a readable PDF: ${(err as Error).message}.`, { hint: 'Get the form again from the bank or insurer, or re-save it from a PDF editor.' });
+    }
   }
+  try {
+    return await PDFDocument.load(bytes, { preserveXFA: true, updateMetadata: false, password: '' });
+  } catch {
+    throw new DossierError('TEMPLATE_ENCRYPTED', `${name} is encrypted with a password, so its fields cannot be filled.`, {
+      hint: `Ask the sender for an unprotected copy, or remove the protection once with the password: qpdf --decrypt --password=PASSWORD "${name}" unprotected.pdf`,
+    });
+  }
+}
+
+/** True when the form carries XFA beside its AcroForm (a "hybrid"): we fill the AcroForm and drop the XFA. */
+export function hasXfa(doc: PDFDocument): boolean {
+  const acro = doc.catalog.lookupMaybe(PDFName.of('AcroForm'), PDFDict);
+  return !!acro?.get(PDFName.of('XFA'));
+}
+
+const OUR_FONT = 'DossierSans';
+
+/** /DA with our font name and `size`, keeping the form's colour. */
+function daWith(da: string | undefined, size: number): string {
+  const tf = `/${OUR_FONT} ${size} Tf`;
+  if (da && /\/[^\s/]+\s+[\d.]+\s+Tf/.test(da)) return da.replace(/\/[^\s/]+\s+[\d.]+\s+Tf/, tf);
+  return `${tf} ${da ?? '0 g'}`.trim();
+}
+
+/**
+ * Makes the filled form show the same in every viewer. LibreOffice and OpenOffice write forms with
+ * NeedAppearances and a /DA naming a font that the form's /DR does not have; poppler then draws
+ * the fields empty. Our font goes into /DR, every field's /DA names it, and since every field now
+ * has an appearance stream of ours, viewers are told to use them.
+ */
+function settleAppearances(doc: PDFDocument, form: PDFForm, font: PDFFont, sizes: Map<PDFField, number>): void {
+  const acro = form.acroForm.dict;
+  let dr = acro.lookupMaybe(PDFName.of('DR'), PDFDict);
+  if (!dr) {
+    dr = doc.context.obj({});
+    acro.set(PDFName.of('DR'), dr);
+  }
+  let fonts = dr.lookupMaybe(PDFName.of('Font'), PDFDict);
+  if (!fonts) {
+    fonts = doc.context.obj({});
+    dr.set(PDFName.of('Font'), fonts);
+  }
+  fonts.set(PDFName.of(OUR_FONT), font.ref);
+  for (const field of form.getFields()) {
+    if (!(field instanceof PDFTextField || field instanceof PDFDropdown || field instanceof PDFOptionList)) continue;
+    const own = field.acroField.getDefaultAppearance();
+    const size = sizes.get(field) ?? daSize(own ?? acro.lookupMaybe(PDFName.of('DA'), PDFString)?.decodeText());
+    field.acroField.setDefaultAppearance(daWith(own, size));
+    for (const w of field.acroField.getWidgets()) if (w.getDefaultAppearance() !== undefined) w.setDefaultAppearance(daWith(w.getDefaultAppearance(), size));
+  }
+  acro.set(PDFName.of('NeedAppearances'), PDFBool.False);
+}
+
+interface Overflow { where: string; value: string; box: string; needs: string }
+
+export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, data: RenderData, opts: PdfFillOptions = {}): Promise<Buffer> {
+  const doc = await loadPdf(bytes, name);
   const f = font(opts.fontFile);
-  // Parsing a 700 KB TrueType font costs more than filling the form; the parsed face is read-only
-  // during subsetting, so every fill of a batch shares the one already parsed.
+  // Parsing the font costs more than filling a small form; the parsed face is shared by every
+  // fill of a process (see sharedFace for what that needed).
   const create = fontkit.create as (...args: unknown[]) => unknown;
   doc.registerFontkit({ ...fontkit, create: (buf: unknown, ...rest: unknown[]) => (buf === f.bytes ? f.face : create(buf, ...rest)) } as unknown as typeof fontkit);
   const pdfFont: PDFFont = await doc.embedFont(f.bytes, { subset: true });
   const sink: Sink = { missing: new Set(), problems: [], glyphs: new Map() };
+  const tooLong: string[] = [];
+  const overflows: Overflow[] = [];
 
   if (meta.mode === 'form') {
+    // A hybrid's XFA would be shown instead of the AcroForm by XFA viewers, unfilled: removed.
+    if (hasXfa(doc)) doc.catalog.lookup(PDFName.of('AcroForm'), PDFDict).delete(PDFName.of('XFA'));
     const form = doc.getForm();
     // Looked up by name once: getFieldMaybe walks every field on each call (a 100-field form spent
     // a fifth of its fill time there).
     const byName = new Map(form.getFields().map((x) => [x.getName(), x]));
+    const sizes = new Map<PDFField, number>();
     for (const m of meta.fields) {
       const where = `PDF field "${m.pdf}"`;
       const field = byName.get(m.pdf);
@@ -108,24 +231,50 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
         const text = m.value !== undefined ? textOf(m.value, data, where, sink) : textOf(`{${m.field}}`, data, where, sink);
         if (text === null) continue;
         checkGlyphs(text, where, f.face, sink);
+        const max = field.getMaxLength();
+        if (max !== undefined && [...text].length > max) {
+          tooLong.push(`${where} takes at most ${max} characters${field.isCombed() ? ` (${max} cells)` : ''}; «${text}» has ${[...text].length}`);
+          continue;
+        }
+        const box = widgetBox(field);
+        const fit = fitText({ text, box, size: daSize(field.acroField.getWidgets()[0]?.getDefaultAppearance() ?? field.acroField.getDefaultAppearance()), multiline: field.isMultiline(), comb: field.isCombed() ? max ?? null : null }, pdfFont);
+        if (!fit.ok) {
+          overflows.push({ where, value: text, box: `${Math.round(box.width)}×${Math.round(box.height)} pt${field.isMultiline() ? ', multi-line' : ''}`, needs: fit.needs });
+          continue;
+        }
+        sizes.set(field, fit.size);
         field.setText(text);
       } else if (field instanceof PDFCheckBox) {
         const v = fieldValue(m.field ?? '', data, where, sink);
         if (!v) continue;
-        const on = m.is !== undefined ? v.value === m.is : v.value === true;
+        // A box with no appearance stream (some generators leave it to the viewer) gets ours first,
+        // so that it has an on-state to be shown in, not only a value.
+        if (field.acroField.getWidgets().some((w) => !w.getAppearances()?.normal)) field.updateAppearances();
         // check() sets the box to its own on-state (its export value: "Yes", "Да", "On"…).
-        if (on) field.check();
+        if (isTicked(v.value, m.is)) field.check();
         else field.uncheck();
-      } else if (field instanceof PDFRadioGroup || field instanceof PDFDropdown) {
+      } else if (field instanceof PDFRadioGroup || field instanceof PDFDropdown || field instanceof PDFOptionList) {
+        const kind = pdfFieldKind(field);
+        const available = field.getOptions();
+        if (m.value !== undefined) {
+          // Free text into an editable combo box, or a text that names one of the options.
+          const text = textOf(m.value, data, where, sink);
+          if (text === null) continue;
+          if (text === '') field.clear();
+          else if (available.includes(text) || (field instanceof PDFDropdown && field.isEditable())) field.select(text);
+          else sink.problems.push(`${where}: "${text}" is not one of the ${kind}'s options (${available.join(', ')})${field instanceof PDFDropdown ? ' and the combo box is not editable' : ''}`);
+          continue;
+        }
         const v = fieldValue(m.field ?? '', data, where, sink);
         if (!v) continue;
-        if (v.value === null) {
+        const mapped = v.value === null ? '' : m.options?.[String(v.value)];
+        // An empty mapping (or no value) leaves a radio group unselected and a list empty.
+        if (mapped === '' || v.value === null) {
           field.clear();
           continue;
         }
-        const wanted = m.options?.[String(v.value)] ?? (field instanceof PDFDropdown ? optionLabel(v.def.options, v.value) ?? String(v.value) : String(v.value));
-        const available = field.getOptions();
-        if (!available.includes(wanted)) {
+        const wanted = mapped ?? (field instanceof PDFRadioGroup ? String(v.value) : optionLabel(v.def.options, v.value) ?? String(v.value));
+        if (!available.includes(wanted) && !(field instanceof PDFDropdown && field.isEditable())) {
           sink.problems.push(`${where}: "${wanted}" (for ${m.field} = ${String(v.value)}) is not one of its options: ${available.join(', ')}`);
           continue;
         }
@@ -134,8 +283,11 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
         sink.problems.push(`${where} is a kind of field Dossier does not fill (${field.constructor.name})`);
       }
     }
-    if (!sink.problems.length && !sink.missing.size && !sink.glyphs.size) {
+    if (!sink.problems.length && !sink.missing.size && !sink.glyphs.size && !tooLong.length && !overflows.length) {
+      for (const [field, size] of sizes) (field as PDFTextField).acroField.setFontSize(size);
       form.updateFieldAppearances(pdfFont);
+      // After pdf-lib's own pass, which writes its font's name into the /DA of what it drew.
+      settleAppearances(doc, form, pdfFont, sizes);
       if (meta.flatten) form.flatten();
     }
   } else {
@@ -150,8 +302,7 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
       if (o.tick) {
         const v = fieldValue(o.tick, data, where, sink);
         if (!v) return;
-        const on = o.is !== undefined ? v.value === o.is : v.value === true;
-        if (on) {
+        if (isTicked(v.value, o.is)) {
           // A cross of two strokes: needs no glyph, and reads as a tick on any bank form.
           const s = (o.size ?? 9) * 1;
           page.drawLine({ start: { x: o.x, y: o.y }, end: { x: o.x + s, y: o.y + s }, thickness: 1.2, color: rgb(0, 0, 0.55) });
@@ -167,8 +318,21 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
     });
   }
 
+  if (tooLong.length) {
+    throw new DossierError('TEMPLATE_INVALID', `${name} has fields shorter than the values mapped to them:\n  - ${tooLong.join('\n  - ')}`, {
+      hint: 'Map a shorter form of the value in the template\'s .yaml: {snils | digits} for a comb of digits, {birth_date | date:"ddMMyyyy"} for a date in cells.',
+      details: { problems: tooLong },
+    });
+  }
   if (sink.problems.length) {
     throw new DossierError('TEMPLATE_INVALID', `${name} does not fit this record:\n  - ${sink.problems.join('\n  - ')}`, { hint: 'Run `dossier template check` to lint the mapping against the PDF and the schema.' });
+  }
+  if (overflows.length) {
+    const lines = overflows.map((o) => `${o.where} (${o.box}): «${o.value.length > 80 ? o.value.slice(0, 77) + '…' : o.value}» does not fit even at ${FLOOR_SIZE} pt (${o.needs})`);
+    throw new DossierError('RENDER_OVERFLOW', `${name}: ${overflows.length === 1 ? 'a value does' : `${overflows.length} values do`} not fit the form:\n  - ${lines.join('\n  - ')}`, {
+      hint: 'Shorten the value (dossier field set), or map a shorter text to the field in the template\'s .yaml; `dossier template fields` shows each box\'s size.',
+      details: { problems: lines },
+    });
   }
   if (sink.glyphs.size) {
     throw new DossierError('FONT_MISSING_GLYPHS', `The font has no glyph for some characters in ${name}:\n  - ${[...sink.glyphs].map(([w, s]) => `${w}: ${[...s].join(', ')}`).join('\n  - ')}`, {
@@ -176,7 +340,7 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
     });
   }
   if (sink.missing.size) {
-    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].join(', ')}.`, {
+    throw new DossierError('RENDER_MISSING_VALUES', `${name} needs values the record does not have: ${[...sink.missing].map((m) => labelOf(m, data)).join(', ')}.`, {
       hint: 'Set them with `dossier field set`, or give optional ones a default in the mapping ({field | default:""}).',
       details: { missing: [...sink.missing] },
     });

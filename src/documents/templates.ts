@@ -36,10 +36,13 @@ export const TemplateMeta = z
     flatten: z.boolean().default(false),
     fields: z.array(FormField).default([]),
     overlay: z.array(OverlayItem).default([]),
+    // DOCX: Word legacy form fields by name → a field (checkbox: "field" or "field=option") or a text with {tags}
+    word_fields: z.record(z.string(), z.string()).default({}),
   })
   .superRefine((m, ctx) => {
     m.fields.forEach((f, i) => {
-      if (!f.value && !f.field) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `"${f.pdf}" needs value (text with tags) or field` });
+      // value: '' is a real mapping: it blanks a field the form comes prefilled with.
+      if (f.value === undefined && f.field === undefined) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `"${f.pdf}" needs value (text with tags) or field` });
     });
     m.overlay.forEach((o, i) => {
       if (!o.value === !o.tick) ctx.addIssue({ code: 'custom', path: ['overlay', i], message: 'each overlay item has either value or tick' });
@@ -53,12 +56,16 @@ export function templateFormat(file: string): TemplateFormat {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.docx') return 'docx';
   if (ext === '.pdf') return 'pdf';
+  if (ext === '.doc' || ext === '.rtf') {
+    throw new DossierError('TEMPLATE_INVALID', `${file} is an old Word format (${ext}); Dossier fills .docx.`, { hint: `Convert it once with LibreOffice: dossier template init ${file} --recipient <party> (writes the .docx and its sidecar).` });
+  }
   throw new DossierError('TEMPLATE_NOT_FOUND', `${file} is not a .docx or .pdf template.`);
 }
 
 export function loadTemplateMeta(file: string): TemplateMeta {
   const sidecar = `${file}.yaml`;
   if (!existsSync(file)) throw new DossierError('TEMPLATE_NOT_FOUND', `There is no template ${file}.`, { hint: 'See the templates/ folder, or `dossier template check` for the list.' });
+  templateFormat(file); // an old Word format is refused with the way forward before anything else
   if (!existsSync(sidecar)) {
     throw new DossierError('TEMPLATE_INVALID', `${file} has no description beside it (${path.basename(sidecar)}).`, {
       hint: 'Create it with the record type and schema versions the template supports (templates/README.md).',
@@ -68,7 +75,12 @@ export function loadTemplateMeta(file: string): TemplateMeta {
   try {
     raw = YAML.parse(readFileSync(sidecar, 'utf8'));
   } catch (err) {
-    throw new DossierError('TEMPLATE_INVALID', `${sidecar}: ${(err as Error).message.split('\n')[0]}`);
+    const message = (err as Error).message.split('\n')[0] ?? '';
+    // The usual slip: a title such as «Анкета: физ. лицо» written without quotes.
+    const colon = /nested mappings|implicit (map )?keys|mapping values/i.test(message);
+    throw new DossierError('TEMPLATE_INVALID', `${sidecar}: ${message}`, {
+      hint: colon ? 'A value that contains ": " (a title, a text) must be in quotes: title: "Анкета: физическое лицо".' : 'See templates/README.md for the format.',
+    });
   }
   const r = TemplateMeta.safeParse(raw);
   if (!r.success) {

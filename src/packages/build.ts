@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { chmod, link, mkdir, rm } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { Actor, App } from '../app.js';
 import { withTransaction } from '../db/pool.js';
@@ -12,6 +15,7 @@ import { listAttachments, type AttachmentRow } from '../records/attachments.js';
 import { recordEvent } from '../records/events.js';
 import { recordParties, type LinkedParty } from '../records/parties.js';
 import { getRecord, type RecordRow } from '../records/records.js';
+import { FsBlobStore } from '../storage/blobs.js';
 import { planParts, safeFileName, uniqueNames, worthCompressing, writeZip, type ZipEntry } from './zip.js';
 import { profileFor, type PackageProfile } from './profile.js';
 
@@ -57,20 +61,34 @@ export interface BuildOptions {
   dryRun?: boolean;
 }
 
-function indexText(m: Manifest): string {
+/**
+ * The build time as a person reads it, in the server's time zone (TZ; the zips' entry times use it
+ * too): «21 ноября 2026 г. в 14:05 (GMT+3)».
+ */
+export function readableTime(iso: string, timeZone = process.env.TZ || undefined): string {
+  const when = new Date(iso);
+  const date = new Intl.DateTimeFormat('ru-RU', { timeZone, day: 'numeric', month: 'long', year: 'numeric' }).format(when);
+  const time = new Intl.DateTimeFormat('ru-RU', { timeZone, hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(when);
+  const [clock, ...zone] = time.split(' ');
+  return `${date} в ${clock}${zone.length ? ` (${zone.join(' ')})` : ''}`;
+}
+
+/** ОПИСЬ.txt: for people at the bank, in Windows line endings (Notepad), categories by their names. */
+export function indexText(m: Manifest, categoryLabel: (key: string) => string): string {
   const lines = [
     `Опись пакета документов / Package index`,
     `Дело: ${m.record}    Получатель: ${m.recipient.name} (${m.recipient.key})`,
-    `Сформирован: ${m.builtAt} (${m.builtBy}), схема v${m.schemaVersion}${m.parts > 1 ? `, частей: ${m.parts}` : ''}`,
+    `Сформирован: ${readableTime(m.builtAt)} (${m.builtBy}), схема v${m.schemaVersion}${m.parts > 1 ? `, частей: ${m.parts}` : ''}`,
     '',
-    ...m.files.map((f, i) => {
-      const src = 'template' in f.source ? `шаблон ${f.source.template}, схема v${f.source.schemaVersion}` : `вложение №${f.source.attachment} (${f.source.category}), исходное имя «${f.source.originalName}»`;
-      return `${i + 1}. ${f.name}${m.parts > 1 ? ` [часть ${f.part}]` : ''}\n   размер ${f.size} байт, sha256 ${f.sha256}\n   ${src}`;
+    ...m.files.flatMap((f, i) => {
+      const src = 'template' in f.source ? `шаблон ${f.source.template}, схема v${f.source.schemaVersion}` : `вложение №${f.source.attachment} («${categoryLabel(f.source.category)}»), исходное имя «${f.source.originalName}»`;
+      return [`${i + 1}. ${f.name}${m.parts > 1 ? ` [часть ${f.part}]` : ''}`, `   размер ${f.size} байт, sha256 ${f.sha256}`, `   ${src}`];
     }),
     '',
     'Контрольные суммы SHA-256 позволяют проверить, что файлы не изменены.',
   ];
-  return lines.join('\r\n') + '\r\n';
+  // One line ending throughout: a name or label carrying its own LF must not mix styles.
+  return lines.map((l) => l.replace(/\r?\n/g, ' ')).join('\r\n') + '\r\n';
 }
 
 export async function recipientsFor(app: App, record: RecordRow, which: string[] | 'all'): Promise<LinkedParty[]> {
@@ -155,7 +173,7 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
     files: files.map(({ entry: _entry, ...f }) => f),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
-  const indexBytes = Buffer.from(indexText(manifest));
+  const indexBytes = Buffer.from(indexText(manifest, (key) => app.config.attachments.categories[key]?.ru ?? key));
 
   const archiveBase = name(profile.archive, 'archive name').replace(/\.zip$/i, '');
   const buildId = randomBytes(6).toString('hex');
@@ -174,18 +192,36 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
       { name: INDEX_NAME, source: indexBytes, size: indexBytes.length, compress: true, date: builtAt },
     ];
     const base = done;
-    const zip = await writeZip(entries, out, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
+    if (opts.dryRun) {
+      // A dry run keeps nothing: the zip goes to the packages folder only, never into the store.
+      await rm(out, { force: true });
+      const zip = await writeZip(entries, out, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
+      done = Math.min(total, done + files.filter((f) => f.part === part).reduce((n, f) => n + f.size, 0));
+      built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
+      continue;
+    }
+    // Written once, straight into the blob store (mail is built from it later); the file in the
+    // packages folder is then a link to the stored bytes, not a second copy of them.
+    const into = new PassThrough();
+    const storing = app.blobs.put(into);
+    let zip;
+    try {
+      zip = await writeZip(entries, into, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
+    } catch (err) {
+      into.destroy(err as Error);
+      await storing.catch(() => undefined); // the store removes its partial file
+      throw err;
+    }
+    const blob = await storing;
+    if (blob.sha256 !== zip.sha256) throw new DossierError('PACKAGE_FAILED', `${fileName} changed while it was stored (${zip.sha256} → ${blob.sha256}).`);
+    await exposeBlob(app, blob.sha256, out);
     done = Math.min(total, done + files.filter((f) => f.part === part).reduce((n, f) => n + f.size, 0));
     built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
   }
 
   if (opts.dryRun) return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: built.map((b) => ({ ...b, packageId: 0 })), manifest, omitted };
-  // Keep each zip in the blob store (mail is built from it later) and record the package.
+  // Record the package.
   const stored: BuiltPart[] = [];
-  for (const b of built) {
-    const blob = await app.blobs.put(b.path);
-    if (blob.sha256 !== b.sha256) throw new DossierError('PACKAGE_FAILED', `${b.fileName} changed while it was stored (${b.sha256} → ${blob.sha256}).`);
-  }
   await withTransaction(app.db, async (c) => {
     for (const b of built) {
       await c.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'application/zip') ON CONFLICT DO NOTHING", [b.sha256, b.size]);
@@ -206,6 +242,26 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
     }
   });
   return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: stored, manifest, omitted };
+}
+
+/**
+ * The stored zip under its own name in the packages folder, for staff to open or hand on: a hard
+ * link when the blob store is a folder on the same disk (made read-only, since the link shares
+ * the stored bytes), otherwise a copy read from the store.
+ */
+async function exposeBlob(app: App, sha256: string, out: string): Promise<void> {
+  await rm(out, { force: true });
+  if (app.blobs instanceof FsBlobStore) {
+    const stored = app.blobs.pathOf(sha256);
+    try {
+      await chmod(stored, 0o444);
+      await link(stored, out);
+      return;
+    } catch (err) {
+      if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  await pipeline(await app.blobs.open(sha256), createWriteStream(out, { flags: 'wx' }));
 }
 
 export async function buildPackages(app: App, actor: Actor, ref: string, opts: BuildOptions): Promise<BuiltPackage[]> {

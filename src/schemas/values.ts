@@ -2,6 +2,7 @@
 // from CSV/XLSX/JSON) becomes its canonical stored form, or one readable problem per thing wrong.
 // Money never goes through a float: it is parsed from digit strings and kept as exact decimal text.
 
+import { decimalFromCents, formatDecimal } from '../money.js';
 import type { FieldDef, FieldValue, TableRow, Validation } from './types.js';
 
 export type ParseResult = { ok: true; value: FieldValue } | { ok: false; problem: string };
@@ -125,13 +126,8 @@ function centsOf(value: unknown): bigint | null {
   return BigInt(value.replace('.', ''));
 }
 
-function groupDigits(int: string, sep: string): string {
-  return int.replace(/\B(?=(\d{3})+$)/g, sep);
-}
-
 function formatCents(cents: bigint, sep: string, decimal: string): string {
-  const [int = '0', frac = '00'] = centsToString(cents).replace('-', '').split('.');
-  return `${cents < 0n ? '-' : ''}${groupDigits(int, sep)}${decimal}${frac}`;
+  return formatDecimal(decimalFromCents(cents), sep, decimal);
 }
 
 // ---------------------------------------------------------------------------------------------

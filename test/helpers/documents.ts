@@ -53,3 +53,15 @@ export async function libreOfficeText(docx: Buffer): Promise<string> {
   await run('soffice', [`-env:UserInstallation=file://${dir}/profile`, '--headless', '--convert-to', 'pdf', '--outdir', dir, file], { timeout: 120_000 });
   return pdfText(await readFile(path.join(dir, 'doc.pdf')));
 }
+
+/**
+ * Opens a PDF in LibreOffice (Draw's PDF import, package libreoffice-draw-nogui) and returns the
+ * text it shows, one text box a line: what a user opening the filled form in LibreOffice would read.
+ */
+export async function libreOfficePdfText(pdf: Buffer): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dossier-lo-'));
+  await writeFile(path.join(dir, 'form.pdf'), pdf);
+  await run('soffice', [`-env:UserInstallation=file://${dir}/profile`, '--headless', '--infilter=draw_pdf_import', '--convert-to', 'odg', '--outdir', dir, path.join(dir, 'form.pdf')], { timeout: 120_000 });
+  const xml = new PizZip(await readFile(path.join(dir, 'form.odg'))).file('content.xml')!.asText();
+  return [...xml.matchAll(/<text:p[^>]*>([\s\S]*?)<\/text:p>/g)].map((m) => m[1]!.replace(/<text:s[^>]*\/>/g, ' ').replace(/<[^>]+>/g, '')).join('\n');
+}

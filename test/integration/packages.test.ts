@@ -1,4 +1,4 @@
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -90,6 +90,13 @@ describe('pack build', () => {
     const index = zip.file('ОПИСЬ.txt')!.asText();
     expect(index).toContain(`Дело: ${deal}`);
     expect(index).toContain('шаблон bank-sever/questionnaire.docx, схема v2');
+    // Windows line endings throughout, the time as people read it, categories by their names.
+    expect(index.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+    expect(index).toMatch(/Сформирован: \d{1,2} [а-я]+ \d{4} г\. в \d{2}:\d{2}/);
+    expect(index).toContain('(«Скан паспорта»)');
+    expect(index).not.toContain('(passport_scans)');
+    // The zip in the packages folder is the stored blob itself, not a second copy.
+    expect((await stat(sever.file)).nlink).toBeGreaterThan(1);
     const history = (await run('record', 'history', deal)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined
     expect(history).toMatch(/package for bank-sever built: .+\.zip \(\d+ files, [\d.]+ KiB\)/);
   });

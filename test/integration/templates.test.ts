@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PDFDocument } from '@cantoo/pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,23 @@ describe('shipped templates', () => {
     const r = await dossier(['template', 'check'], env);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^OK: \d+ template\(s\) checked/);
+  });
+
+  it('template check fills each template from the sample record and fails on every value that does not fit', async () => {
+    // A bank's consent form mapped the way an admin might: the long birth place into the small
+    // passport-date box, and the full issuing authority into the division code box.
+    const dir = path.join(await tempDir(), 'bank-sever');
+    await mkdir(dir);
+    await copyFile(path.join(templatesDir, 'bank-sever', 'consent.pdf'), path.join(dir, 'consent.pdf'));
+    const sidecar = (await readFile(path.join(templatesDir, 'bank-sever', 'consent.pdf.yaml'), 'utf8'))
+      .replace("value: '{passport_issue_date | date}'", "value: '{borrower_birth_place}'")
+      .replace("value: '{passport_division_code}'", "value: '{passport_issued_by}'");
+    await writeFile(path.join(dir, 'consent.pdf.yaml'), sidecar);
+    const r = await dossier(['template', 'check', path.join(dir, 'consent.pdf')], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('TEMPLATE_INVALID');
+    expect(r.stderr).toMatch(/filled from the sample deal \(v2\): PDF field "passport_issue_date" \(\d+×\d+ pt\): «.+» does not fit even at 6 pt/);
+    expect(r.stderr).toMatch(/PDF field "passport_division_code" \(\d+×\d+ pt\): «.+» does not fit even at 6 pt/);
   });
 
   it.each([

@@ -74,7 +74,7 @@ const words = (v: unknown, arg?: string, f: FieldDef | null = money): unknown =>
 describe('the filter set', () => {
   it('has exactly the documented filters, each well described', () => {
     expect([...FILTERS.keys()].sort()).toEqual(
-      ['capitalize', 'count', 'date', 'default', 'is', 'label', 'lower', 'money', 'number', 'phone', 'present', 'tick', 'upper', 'words', 'yesno'].sort(),
+      ['capitalize', 'count', 'date', 'default', 'digits', 'is', 'label', 'lower', 'money', 'number', 'phone', 'present', 'tick', 'upper', 'words', 'yesno'].sort(),
     );
     for (const [name, spec] of FILTERS) {
       expect(spec.name).toBe(name);
@@ -95,7 +95,14 @@ describe('the filter set', () => {
   it('refuses arguments where none is taken, and missing or unknown ones', () => {
     expect(failure(() => run('upper', 'a', 'x', text))).toBe('the "upper" filter takes no argument');
     expect(failure(() => run('default', null, undefined, text))).toBe('the "default" filter needs an argument');
-    expect(failure(() => run('date', '2026-11-21', 'medium', date))).toMatch(/does not know the argument "medium" \(allowed: short, long, en, iso\)/);
+    expect(failure(() => run('date', '2026-11-21', 'medium', date))).toMatch(/does not know the argument "medium" \(allowed: short, long, en, iso, or a pattern of dd, MM, yyyy, yy such as "ddMMyyyy"\)/);
+  });
+
+  it('writes a date in cells with a pattern and keeps only the digits of a value, for comb fields', () => {
+    expect(run('date', '1985-03-14', 'ddMMyyyy', date)).toBe('14031985');
+    expect(run('date', '1985-03-14', 'dd.MM.yy', date)).toBe('14.03.85');
+    expect(run('digits', '112-233-445 95', undefined, text)).toBe('11223344595');
+    expect(failure(() => run('digits', '1', 'x', text))).toBe('the "digits" filter takes no argument');
     expect(failure(() => run('money', '1.00', 'usd', money))).toMatch(/allowed: int, en/);
   });
 });
