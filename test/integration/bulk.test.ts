@@ -1,10 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import pg from 'pg';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixturesDir } from '../../src/paths.js';
+import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
@@ -148,6 +150,42 @@ describe('export and import of many fields', () => {
     expect(r.stderr).toContain(`row 4, column 1: ${original} is already on row 3`);
     expect((await baseValues(original)).borrower_last_name).not.toBe('Петров');
   });
+
+  it('holds no reference-counter lock while it writes: a colleague\'s record create goes through in the middle of an import', async () => {
+    const file = path.join(work, 'five.csv');
+    await writeFile(file, ['Название;Фамилия', ...Array.from({ length: 5 }, (_, i) => `Пятёрка ${i + 1};Иванов`)].join('\n') + '\n');
+    // Hold the import in its write phase: a lock the value inserts wait for, and `record create` does not need.
+    const blocker = new pg.Client(db.config);
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE field_values IN SHARE MODE');
+      const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'record', 'import', 'deal', file, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      // Polled outside the blocker's transaction, whose view of pg_stat_activity is a snapshot.
+      for (;;) {
+        const waiting = await sqlRows(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO field_values%'");
+        if (waiting.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The import is in the middle of its transaction; a new record does not wait for it.
+      const created = await dossier(['record', 'create', 'deal', '--title', 'Пока идёт импорт'], env);
+      expect(created.code).toBe(0);
+      await blocker.query('COMMIT');
+      expect(await exited).toBe(0);
+      const imported = (JSON.parse(out) as { ref: string }[]).map((r) => r.ref);
+      expect(imported).toHaveLength(5);
+      // The import took its numbers as one block before writing; the colleague got the next one.
+      const seq = (ref: string) => Number(ref.slice(-5));
+      expect(imported.map(seq)).toEqual([0, 1, 2, 3, 4].map((k) => seq(imported[0]!) + k));
+      expect(seq(created.stdout)).toBe(seq(imported[4]!) + 1);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+  }, 120_000);
 
   it('imports values of one record from a sheet with a recipient column', async () => {
     const file = path.join(work, 'values.csv');
