@@ -16,7 +16,7 @@ import { fileTransport, SendError, smtpTransport, type Transport } from './trans
 // A pg-boss job (one per row at a time: the queue is "stately" with the row id as singleton key)
 // sends it; temporary failures go back to the queue with backoff, permanent ones fail with the reason.
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced';
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced' | 'delivered';
 
 export interface OutboxRow {
   id: number;
@@ -127,8 +127,8 @@ function addressOnly(a: string): string {
 }
 
 export async function listOutbox(app: App, filter: { status?: string | undefined; ref?: string | undefined } = {}): Promise<(OutboxRow & { ref: string | null })[]> {
-  if (filter.status && !['queued', 'sending', 'sent', 'failed', 'bounced'].includes(filter.status)) {
-    throw new DossierError('USAGE', `"${filter.status}" is not an outbox status.`, { hint: 'Statuses: queued, sending, sent, failed, bounced.' });
+  if (filter.status && !['queued', 'sending', 'sent', 'failed', 'bounced', 'delivered'].includes(filter.status)) {
+    throw new DossierError('USAGE', `"${filter.status}" is not an outbox status.`, { hint: 'Statuses: queued, sending, sent, delivered, failed, bounced.' });
   }
   return (
     await app.db.query<OutboxRow & { ref: string | null }>(
