@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { PgBoss } from 'pg-boss';
 import type { Actor, App } from '../app.js';
 import type { Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
-import { QUEUES } from '../jobs/boss.js';
 import { recordEvent } from '../records/events.js';
 import { buildMessage, newMessageId, type OutgoingMessage } from './mime.js';
 import { fileTransport, SendError, smtpTransport, type Transport } from './transports.js';
@@ -85,10 +83,6 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
     await recordEvent(q, actor, { recordId, partyId, kind: 'mail_queued', field: `outbox:${row.id}`, newValue: { outbox: row.id, kind, to: row.to_addresses, subject: row.subject, messageId } });
   }
   return row;
-}
-
-export async function queueJobs(boss: PgBoss, ids: number[]): Promise<void> {
-  for (const id of ids) await boss.send(QUEUES.sendMail, { outboxId: id }, { singletonKey: `outbox:${id}` });
 }
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed' | 'done';
