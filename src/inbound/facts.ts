@@ -9,8 +9,8 @@ import { refsNamed } from '../text/refs.js';
 import { tokenChecker } from './trust.js';
 import type { ParsedMessage } from './types.js';
 
-// The database facts routing needs, gathered in one round trip per message (one statement), plus a
-// second only for staff mail that names no record (the client-name index, loaded once per pass).
+// The database facts routing needs, gathered in one round trip per message (one statement; the
+// client-name index for staff mail is loaded once per pass).
 // What does not change during a pass — the staff list, the token secret, the field roles, the
 // client names of open records — is kept in a PassCache that the mailbox pass hands to each message.
 
@@ -40,22 +40,19 @@ SELECT
   (SELECT coalesce(json_agg(json_build_object('id', r.id, 'ref', r.ref, 'type', r.type, 'status', r.status, 'parties',
      (SELECT coalesce(json_agg(json_build_object('id', p.id, 'key', p.key, 'kind', p.kind, 'name', p.name, 'role', rp.role, 'emails', p.emails, 'phone', p.phone) ORDER BY rp.created_at, p.key), '[]')
       FROM record_parties rp JOIN parties p ON p.id = rp.party_id WHERE rp.record_id = r.id))), '[]') FROM recs r) AS records,
-  (SELECT count(*)::int FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour') AS sender_count`;
+  (SELECT count(*)::int FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id <= $4) AS sender_count`;
 
-export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuthPassed: boolean | null): Promise<RoutingFacts> {
+/** `journalId`: the message's journal row (the rate limit counts the sender's messages up to it). */
+export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuthPassed: boolean | null, journalId: number): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
   const refs = refsNamed(m.subject, [...m.deliveredTo, ...m.to.map((x) => x.address), ...m.cc.map((x) => x.address)]);
   const from = m.from?.address.toLowerCase() ?? null;
-  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number }>(FACTS_SQL, [ids, refs, from])).rows[0]!;
+  // Staff mail may name its record only by the client's name: matched in memory against the pass's
+  // name index, and the matching records read in the same statement as the rest.
+  const nameMatches = isStaffAddress(cache, m) ? await clientNameMatches(app, q, cache, m) : [];
+  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number }>(FACTS_SQL, [ids, [...new Set([...refs, ...nameMatches])], from, journalId])).rows[0]!;
   const records = new Map(row.records.map((r) => [r.ref, r]));
   const secret = await (cache.secret ??= tokenSecret(app));
-  // Only staff mail is routed by a name, and only when it names no record itself; the records it
-  // names are then read too (the second round trip, for this kind of message only).
-  const byName = isStaffAddress(cache, m) && !row.ours.some((o) => o.ref) && !refs.some((r) => records.has(r));
-  const nameMatches = byName ? await clientNameMatches(app, q, cache, m) : [];
-  if (nameMatches.length === 1) {
-    for (const r of (await q.query<{ records: RecordFact[] }>(FACTS_SQL, [[], nameMatches, null])).rows[0]!.records) records.set(r.ref, r);
-  }
   return {
     ourMessages: new Map(row.ours.map((o) => [o.message_id, o])),
     records,

@@ -2,7 +2,6 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Actor, App } from '../app.js';
 import type { DbClient } from '../db/pool.js';
-import { renderData } from '../documents/render.js';
 import type { RenderData } from '../documents/evaluate.js';
 import { renderText } from '../documents/text.js';
 import { enqueueMail, type MailInput, type OutboxRow } from '../outbound/outbox.js';
@@ -104,9 +103,9 @@ export function createNotifier(app: App, c: DbClient, actor: Actor, m: ParsedMes
     if (text === null) throw new Error(`There is no notification template ${path.join(dir, name)}`);
     return { text, name: `_notify/${lang}/${name}` };
   };
-  const render = (name: string, specials: Record<string, string>, type?: string, base?: RenderData) => {
+  const render = (name: string, specials: Record<string, string>, type?: string) => {
     const t = template(name, type);
-    const data: RenderData = base ? { ...base, specials: { ...base.specials, ...specials }, lang } : { values: {}, fields: new Map(), specials, lang };
+    const data: RenderData = { values: {}, fields: new Map(), specials, lang };
     return renderText(t.text, data, { name: t.name }).trim();
   };
   const threading = m.messageId ? { inReplyTo: m.messageId, references: [...m.references, m.messageId] } : {};
@@ -145,14 +144,12 @@ export function createNotifier(app: App, c: DbClient, actor: Actor, m: ParsedMes
     async tellClient(record, d) {
       const client = d.client;
       if (!client) return false;
-      // The client's notice may use the record's own values (the client's name, the product).
-      const base = (await renderData(app, record.ref)).data;
       const specials = { $ref: record.ref, $decision: d.command.decision, $amount: d.amount, $comment: d.command.comment ?? '', $party_name: d.party.name };
       if (client.emails.length) {
-        const subject = `${subjectTag(record.ref)} ${render('decision-client.subject.hbs', specials, record.type, base)}`;
-        await mail({ recordId: record.id, partyId: client.id, kind: 'notification', to: client.emails, subject, text: render('decision-client.txt.hbs', specials, record.type, base) });
+        const subject = `${subjectTag(record.ref)} ${render('decision-client.subject.hbs', specials, record.type)}`;
+        await mail({ recordId: record.id, partyId: client.id, kind: 'notification', to: client.emails, subject, text: render('decision-client.txt.hbs', specials, record.type) });
       }
-      if (client.phone) await queueSms(c, { recordId: record.id, partyId: client.id, to: client.phone, body: render('decision-sms.txt.hbs', specials, record.type, base) });
+      if (client.phone) await queueSms(c, { recordId: record.id, partyId: client.id, to: client.phone, body: render('decision-sms.txt.hbs', specials, record.type) });
       return true;
     },
   };

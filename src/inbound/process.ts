@@ -24,13 +24,13 @@ export interface IntakeResult { id: number; outcome: Outcome; reason: string; re
 export const knownResult = (row: JournalRow): IntakeResult => ({ id: row.id, outcome: row.outcome!, reason: row.reason ?? '', ref: null, outbox: [] });
 
 /** Processes a journaled message once; a message another process holds is left to it (null). */
-export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer } = {}): Promise<IntakeResult | null> {
+export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer; parsed?: ParsedMessage } = {}): Promise<IntakeResult | null> {
   const row0 = opts.row ?? (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1', [id])).rows[0];
   if (!row0) return null;
   if (row0.outcome) return knownResult(row0);
   const cache = opts.cache ?? newPassCache(app);
   const raw = opts.raw ?? (await buffer(await app.blobs.open(row0.sha256)));
-  const m = await parseMessage(raw, app.config.intake.limits);
+  const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
   const staffAuthPassed = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
   try {
@@ -39,7 +39,7 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
       if (!row) return null; // processed meanwhile, or being processed by another worker
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
-      const intent = route(m, await gatherFacts(app, c, cache, m, staffAuthPassed));
+      const intent = route(m, await gatherFacts(app, c, cache, m, staffAuthPassed, id));
       const out = await act({ app, c, actor, row, m, notify, cache }, intent);
       await recordOutcome(c, id, out, m);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };

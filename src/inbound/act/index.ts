@@ -47,9 +47,7 @@ async function dispatch(x: ActContext, i: Intent): Promise<Decision> {
 async function decisionOrRefusal(x: ActContext, i: Extract<Intent, { kind: 'staff-decision' }>): Promise<Decision> {
   await x.c.query('SAVEPOINT decision');
   try {
-    const done = await applyDecision(x, i);
-    await x.c.query('RELEASE SAVEPOINT decision');
-    return done;
+    return await applyDecision(x, i); // the savepoint goes with the COMMIT: no RELEASE round trip
   } catch (err) {
     if (!(err instanceof DecisionRefused) && !(err instanceof DossierError)) throw err;
     await x.c.query('ROLLBACK TO SAVEPOINT decision');
