@@ -9,12 +9,12 @@ import { journal } from '../../src/inbound/journal.js';
 import { processMessage } from '../../src/inbound/process.js';
 import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
-import { hostileCorpus, type HostileContext, type HostileMessage } from '../../src/tools/hostile.js';
+import { hostileCorpus, type HostileContext, type HostileMessage } from '../helpers/hostile.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 import { fixtureWorld, type FixtureWorld } from '../helpers/fixture-world.js';
 
-// The hostile-mail corpus (src/tools/hostile.ts: a few thousand messages mutated from fixtures/mail,
+// The hostile-mail corpus (test/helpers/hostile.ts: a few thousand messages mutated from fixtures/mail,
 // deterministic from SEED) through the real intake — journal() then processMessage() in this process,
 // on a real PostgreSQL — and a sample through `dossier mail ingest`. What must hold for every message:
 // no crash, no hang (a time bound per message and for the whole), bounded memory, an outcome with a
