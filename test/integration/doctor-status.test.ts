@@ -55,8 +55,8 @@ describe('dossier doctor', () => {
     const r = await doctor();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report.ok).toBe(true);
-    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'templates']);
-    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'templates']) {
+    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'field roles', 'templates']);
+    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'field schemas', 'field roles', 'templates']) {
       expect(r.check(name).status, `${name}: ${r.check(name).message}`).toBe('OK');
     }
     expect(r.check('database').message).toMatch(/^PostgreSQL \d+/);
@@ -161,7 +161,7 @@ describe('dossier doctor', () => {
     expect(r.code).toBe(2);
     expect(r.check('config').status).toBe('OK');
     expect(r.check('database')).toMatchObject({ status: 'FAIL', hint: expect.stringContaining('DATABASE_URL') });
-    for (const name of ['migrations', 'pg-boss', 'blobs', 'field schemas', 'templates']) expect(r.check(name).status).toBe('SKIP');
+    for (const name of ['migrations', 'pg-boss', 'blobs', 'field schemas', 'field roles', 'templates']) expect(r.check(name).status).toBe('SKIP');
     expect(r.check('imap:decisions').status).toBe('OK');
     expect(r.check('mail transport').status).toBe('OK');
   });
