@@ -74,7 +74,7 @@ describe('dossier doctor', () => {
     expect(text.stdout).toMatch(/^OK\s+imap:decisions\s+mailbox "decisions": logged in/m);
     expect(text.stdout).toMatch(/^WARN\s+pg-boss/m);
     expect(text.stdout).toMatch(/hint: It is created when a worker first starts/);
-    expect(text.stdout).toMatch(/10 OK, 1 warning\(s\), 0 failed\.$/);
+    expect(text.stdout).toMatch(/11 OK, 1 warning\(s\), 0 failed\.$/);
   });
 
   it('fails a mailbox whose password is wrong, naming the mailbox and the setting', async () => {
@@ -223,7 +223,7 @@ describe('dossier status', () => {
   it('doctor is all OK once a worker has run: the pg-boss schema exists and the folders are there', async () => {
     const r = await doctor();
     expect(r.code, r.stdout).toBe(0);
-    expect(r.report.counts).toEqual({ OK: 11, WARN: 0, FAIL: 0, SKIP: 0 });
+    expect(r.report.counts).toEqual({ OK: 12, WARN: 0, FAIL: 0, SKIP: 0 });
     expect(r.check('pg-boss').message).toMatch(/schema pgboss v\d+, queue\(s\): .*mail\.send/);
     expect(r.check('imap:decisions').message).toContain('Dossier/Processed exists; Dossier/Quarantine exists');
     expect(r.check('imap:decisions').message).toContain('INBOX: 0 message(s) waiting');
