@@ -65,6 +65,16 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
   };
 }
 
+/** Our own mail come back and auto-replies are noise whatever the database says: route() asks nothing. */
+export function needsFacts(m: ParsedMessage): boolean {
+  return !(m.ours || (m.auto && !m.bounce));
+}
+
+/** The facts of a message route() decides without them (see needsFacts). */
+export function noFacts(cache: PassCache): RoutingFacts {
+  return { ourMessages: new Map(), records: new Map(), tokenOwner: () => null, staff: cache.staff, staffAuthPassed: null, nameMatches: [], senderCount: 0, perSenderPerHour: Infinity };
+}
+
 /** Field roles of the schemas (roles.yaml), once per pass. */
 export function fieldRoles(app: App, cache: PassCache): FieldRoles {
   return (cache.roles ??= app.schemas.roles());

@@ -4,7 +4,7 @@ import { isTransientDbError, withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { route } from '../routing/route.js';
 import { act } from './act/index.js';
-import { gatherFacts, isStaffAddress, newPassCache, type PassCache } from './facts.js';
+import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type PassCache } from './facts.js';
 import type { JournalRow, Outcome } from './journal.js';
 import { createNotifier } from './notify.js';
 import { parseMessage } from './parse.js';
@@ -39,7 +39,7 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
       if (!row) return null; // processed meanwhile, or being processed by another worker
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
-      const intent = route(m, await gatherFacts(app, c, cache, m, staffAuthPassed, id));
+      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuthPassed, id) : noFacts(cache));
       const out = await act({ app, c, actor, row, m, notify, cache }, intent);
       await recordOutcome(c, id, out, m);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };
