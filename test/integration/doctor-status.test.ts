@@ -184,7 +184,7 @@ describe('dossier status', () => {
     expect(s.intake.lastDay).toEqual({ applied: 1, quarantined: 1, ignored: 0, refused: 0, failed: 0, pending: 0 });
     expect(s.intake.quarantined).toEqual({ total: 1, lastDay: 1 });
     expect(s.intake.pending).toEqual({ count: 0, oldest: null });
-    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, failed: 0, bounced: 0 });
+    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, failed: 0, bounced: 0, delivered: 0 });
     expect(s.sms).toEqual({ queued: 1, sent: 0, failed: 0 });
     expect(s.queues).toBeNull(); // no worker has created the pg-boss schema yet
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
