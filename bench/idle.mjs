@@ -2,7 +2,7 @@
 // `dossier worker` (IMAP IDLE), from the moment the APPEND completes to the moment the journal row's
 // outcome is committed (seen by polling the database every few ms). 40 forwarded approvals
 // (fixtures/mail/01, each with its own Message-ID) are appended one at a time, each once the
-// previous one is done, to a real Dovecot (src/tools/dovecot.ts) that the worker reads with IDLE.
+// previous one is done, to a real Dovecot (test/helpers/dovecot-server.mjs) that the worker reads with IDLE.
 // Baseline: the mailbox's own delivery latency — a second IMAP client, also in IDLE on the same
 // folder, measured to the EXISTS it is sent for the same APPEND. Target: p95 < 2 s.
 import { spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ async function main() {
     return;
   }
   const dir = tempDir('dossier-bench-idle-');
-  const { startDovecot } = await import(dist('tools/dovecot.js'));
+  const { startDovecot } = await import('../test/helpers/dovecot-server.mjs');
   const dc = await startDovecot();
   let worker = null;
   let app = null;

@@ -26,6 +26,9 @@ function messages() {
   return list;
 }
 
+/** The process's peak resident set so far, in MiB (the phases run one after another in this process). */
+const peakRss = () => process.resourceUsage().maxRSS / 1024;
+
 async function mailparserRate(msgs) {
   const { simpleParser } = await import('mailparser');
   let ok = 0;
@@ -38,7 +41,7 @@ async function mailparserRate(msgs) {
       // mailparser gives up on some hostile fixtures (5,000-deep multipart); counted, not parsed
     }
   }
-  return { rate: msgs.length / ((performance.now() - t0) / 1000), ok };
+  return { rate: msgs.length / ((performance.now() - t0) / 1000), ok, rss: peakRss() };
 }
 
 async function dossierApp(home, extraEnv) {
@@ -70,7 +73,7 @@ async function maildirRate(msgs, home) {
     const t0 = performance.now();
     const results = await pollMaildir(app);
     const s = (performance.now() - t0) / 1000;
-    return { rate: results.length / s, n: results.length };
+    return { rate: results.length / s, n: results.length, rss: peakRss() };
   } finally {
     await app.close();
   }
@@ -78,7 +81,7 @@ async function maildirRate(msgs, home) {
 
 async function imapRate(msgs, home) {
   if (!existsSync('/usr/sbin/dovecot')) return null;
-  const { startDovecot } = await import(dist('tools/dovecot.js'));
+  const { startDovecot } = await import('../test/helpers/dovecot-server.mjs');
   const dc = await startDovecot();
   const stopDovecot = onStop(async () => {
     await dc.stop();
@@ -99,7 +102,7 @@ async function imapRate(msgs, home) {
       const t0 = performance.now();
       const rep = await pollImap(app, app.config.intake.mailboxes[0]);
       const s = (performance.now() - t0) / 1000;
-      return { rate: rep.results.length / s, n: rep.results.length };
+      return { rate: rep.results.length / s, n: rep.results.length, rss: peakRss() };
     } finally {
       await app.close();
     }
@@ -115,13 +118,14 @@ export async function runIntakeBench() {
     const mp = await mailparserRate(msgs);
     const md = await maildirRate(msgs, path.join(dir, 'maildir-home'));
     const im = await imapRate(msgs, path.join(dir, 'imap-home'));
-    const row = (name, v, target) => `${name.padEnd(36)} ${v.rate.toFixed(0).padStart(7)} msg/s   ${mp.rate.toFixed(0).padStart(7)} msg/s   ${(v.rate / mp.rate).toFixed(2)}×   target ≥ ${target}×: ${verdict(v.rate / mp.rate >= target)}`;
+    const row = (name, v, target) => `${name.padEnd(36)} ${v.rate.toFixed(0).padStart(7)} msg/s   ${mp.rate.toFixed(0).padStart(7)} msg/s   ${(v.rate / mp.rate).toFixed(2)}×   target ≥ ${target}×: ${verdict(v.rate / mp.rate >= target)}   peak RSS ${v.rss.toFixed(0)} MiB`;
     console.log(`\nintake throughput, ${msgs.length} messages (the fixtures without placeholders, ${COPIES} copies each)`);
     console.log(`${''.padEnd(36)} ${'Dossier'.padStart(13)}   ${'mailparser'.padStart(13)}   ratio`);
     console.log(row('maildir → journal → applied', md, TARGET_MAILDIR));
     if (im) console.log(row('IMAP (Dovecot) → journal → applied', im, TARGET_IMAP));
     else console.log('IMAP: skipped (Dovecot is not installed: apt-get install dovecot-imapd)');
-    const rate = (v) => `${v.rate.toFixed(0)} msg/s`;
+    console.log(`peak RSS after mailparser alone: ${mp.rss.toFixed(0)} MiB`);
+    const rate = (v) => `${v.rate.toFixed(0)} msg/s (peak RSS ${v.rss.toFixed(0)} MiB)`;
     const mpName = `mailparser simpleParser alone (${mp.ok}/${msgs.length} parsed)`;
     result('intake', `Intake throughput (${msgs.length} messages)`, [
       { measure: 'Maildir → journal → applied', value: rate(md), baselineName: mpName, baseline: rate(mp), ratio: `${(md.rate / mp.rate).toFixed(2)}×`, target: `≥ ${TARGET_MAILDIR}× mailparser`, pass: md.rate / mp.rate >= TARGET_MAILDIR },

@@ -1,8 +1,8 @@
 import type { Actor, App } from '../app.js';
 import { withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
-import { startBoss } from '../jobs/boss.js';
-import { enqueueMail, queueJobs } from '../outbound/outbox.js';
+import { queueMail } from '../db/queues.js';
+import { enqueueMail } from '../outbound/outbox.js';
 import { tokenSecret } from '../outbound/settings.js';
 import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
 import { recordEvent } from '../records/events.js';
@@ -60,12 +60,8 @@ export async function requestMissing(app: App, actor: Actor, ref: string, opts: 
     await recordEvent(c, actor, { recordId: record.id, partyId: party.id, kind: 'checklist_requested', field: `outbox:${row.id}`, newValue: { to: party.key, outbox: row.id, missing: lines } });
     return row;
   });
-  const boss = await startBoss(app);
-  try {
-    await queueJobs(boss, [row.id]);
-  } finally {
-    await boss.stop({ graceful: false, close: true, timeout: 5000 });
-  }
+  // One INSERT of the mail job (no pg-boss started here); a row without a job is queued by the worker's sweep.
+  await queueMail(app.db, [row.id]);
   result.outbox = row.id;
   return result;
 }

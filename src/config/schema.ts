@@ -199,6 +199,8 @@ export const ConfigSchema = z
       shutdownTimeoutSeconds: z.number().min(1).default(30),
     }),
     notifications: z.strictObject({
+      /** The language of the mail and text messages intake writes (confirmations, refusals, client notices). */
+      language: z.enum(['ru', 'en']).default('ru'),
       sms: z.strictObject({
         gateway: z.enum(['none', 'file', 'http']),
         fileDir: z.string().nullable().default(null),

@@ -1,7 +1,8 @@
 import { ImapFlow } from 'imapflow';
 import type { App } from '../app.js';
-import { journal, findByImap } from './journal.js';
-import { processMessage, type IntakeResult } from './process.js';
+import { intakeBatch } from './batch.js';
+import { newPassCache } from './facts.js';
+import type { IntakeResult } from './process.js';
 
 // IMAP mailboxes (imapflow). One pass over a folder: every message is journaled (checkpoint: the
 // folder's UIDVALIDITY and the message UID), processed, and only after the database commit moved to
@@ -69,6 +70,7 @@ export async function drainFolder(app: App, client: ImapFlow, mb: MailboxConfig,
       const box = client.mailbox as { uidValidity: bigint | number };
       const uidvalidity = Number(box.uidValidity);
       const uids = ((await client.search({ all: true }, { uid: true })) || []) as number[];
+      const cache = newPassCache(app);
       seen = uids.length;
       for (let i = 0; i < uids.length && !shouldStop(); i += BATCH) {
         const batch = uids.slice(i, i + BATCH);
@@ -76,15 +78,27 @@ export async function drainFolder(app: App, client: ImapFlow, mb: MailboxConfig,
         for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
           if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
         }
-        for (const { uid, source } of sources) {
-          if (shouldStop()) break;
-          const known = await findByImap(app.db, mb.name, uidvalidity, uid);
-          const row = known ?? (await journal(app, source, { mailbox: mb.name, uidvalidity, uid })).row;
-          const r = row.outcome ? { id: row.id, outcome: row.outcome, reason: row.reason ?? '', ref: null, outbox: [] } : await processMessage(app, row.id);
-          if (!r) continue;
-          await client.messageMove(String(uid), r.outcome === 'applied' || r.outcome === 'ignored' ? folders.processed : folders.quarantine, { uid: true });
-          results.push(r);
-          onResult(r);
+        // Journaled together, processed in lanes; moved after their commits, one MOVE per folder.
+        const moves = { processed: [] as number[], quarantine: [] as number[] };
+        const batchResults: IntakeResult[] = [];
+        try {
+          await intakeBatch(
+            app,
+            sources.map(({ uid, source }) => ({ raw: source, origin: { mailbox: mb.name, uidvalidity, uid }, key: uid })),
+            (uid, r) => {
+              (r.outcome === 'applied' || r.outcome === 'ignored' ? moves.processed : moves.quarantine).push(uid);
+              batchResults.push(r);
+            },
+            { cache, shouldStop },
+          );
+        } finally {
+          for (const [folder, list] of [[folders.processed, moves.processed], [folders.quarantine, moves.quarantine]] as const) {
+            if (list.length) await client.messageMove(list.join(','), folder, { uid: true });
+          }
+          for (const r of batchResults) {
+            results.push(r);
+            onResult(r);
+          }
         }
         await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...batch)]);
       }

@@ -87,3 +87,67 @@ export async function listJournal(q: Queryable, filter: { outcome?: string | und
     )
   ).rows;
 }
+
+export interface Arrival { raw: Buffer; origin: Origin }
+
+/**
+ * Journals a fetched batch (a Maildir chunk, an IMAP fetch): the messages already known (by their
+ * bytes, or by their IMAP UID) are found with one query, the new ones' bytes stored (not again when
+ * the blob store has them) and their rows written with one statement. Rows come back in the input's
+ * order, each with whether it was already there.
+ */
+export async function journalBatch(app: App, items: Arrival[]): Promise<{ row: JournalRow; duplicate: boolean }[]> {
+  if (!items.length) return [];
+  const shas = items.map((i) => {
+    if (i.raw.length === 0) throw new DossierError('USAGE', 'The message is empty.', { hint: 'Give a file with a whole message (.eml).' });
+    return createHash('sha256').update(i.raw).digest('hex');
+  });
+  const known = async () =>
+    (
+      await app.db.query<JournalRow>(
+        `SELECT m.* FROM inbound_messages m WHERE m.sha256 = ANY($1::text[])
+         OR (m.uid IS NOT NULL AND (m.mailbox, m.uidvalidity, m.uid) IN (SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[])))`,
+        [shas, items.map((i) => i.origin.mailbox), items.map((i) => i.origin.uidvalidity ?? null), items.map((i) => i.origin.uid ?? null)],
+      )
+    ).rows;
+  const find = (rows: JournalRow[], i: number) => {
+    const o = items[i]!.origin;
+    return rows.find((r) => r.sha256 === shas[i]) ?? (o.uid != null ? rows.find((r) => r.mailbox === o.mailbox && Number(r.uidvalidity) === o.uidvalidity && Number(r.uid) === o.uid) : undefined);
+  };
+  const before = await known();
+  const fresh = items.map((_, i) => i).filter((i) => !find(before, i));
+  const rows: JournalRow[] = [...before];
+  const insertedIds = new Set<number>();
+  if (fresh.length) {
+    const stored = new Set<string>();
+    for (const i of fresh) {
+      if (stored.has(shas[i]!)) continue;
+      stored.add(shas[i]!);
+      if (!(await app.blobs.has(shas[i]!))) await app.blobs.put(Readable.from([items[i]!.raw]));
+    }
+    await app.db.query(`INSERT INTO blobs (sha256, size, content_type) SELECT s, n, 'message/rfc822' FROM unnest($1::text[], $2::bigint[]) AS x (s, n) ON CONFLICT DO NOTHING`, [fresh.map((i) => shas[i]), fresh.map((i) => items[i]!.raw.length)]);
+    const input = fresh.map((i, ord) => {
+      const h = peekHeaders(items[i]!.raw);
+      const o = items[i]!.origin;
+      return { ord, mailbox: o.mailbox, uidvalidity: o.uidvalidity ?? null, uid: o.uid ?? null, source_ref: o.sourceRef ?? null, message_id: h.messageId, sha256: shas[i], size: items[i]!.raw.length, from_address: h.from, subject: h.subject };
+    });
+    const inserted = await app.db.query<JournalRow>(
+      `INSERT INTO inbound_messages (mailbox, uidvalidity, uid, source_ref, message_id, sha256, size, from_address, subject)
+       SELECT mailbox, uidvalidity, uid, source_ref, message_id, sha256, size, from_address, subject
+       FROM json_to_recordset($1::json) AS x (ord int, mailbox text, uidvalidity bigint, uid bigint, source_ref text, message_id text, sha256 text, size bigint, from_address text, subject text)
+       ORDER BY ord ON CONFLICT DO NOTHING RETURNING *`,
+      [JSON.stringify(input)],
+    );
+    rows.push(...inserted.rows);
+    for (const r of inserted.rows) insertedIds.add(r.id);
+    // Journaled by another process at the same moment: read back.
+    if (inserted.rows.length < new Set(fresh.map((i) => shas[i])).size) rows.push(...(await known()));
+  }
+  const mine = new Set<number>();
+  return items.map((_, i) => {
+    const row = find(rows, i)!;
+    const duplicate = !insertedIds.has(row.id) || mine.has(row.id);
+    mine.add(row.id);
+    return { row, duplicate };
+  });
+}

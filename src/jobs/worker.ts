@@ -1,13 +1,17 @@
+import type { PgBoss } from 'pg-boss';
 import type { App } from '../app.js';
+import { QUEUES, queueMail, queueSmsJobs, type JobData, type QueueName } from '../db/queues.js';
 import { pollImap } from '../inbound/imap.js';
 import { pollMaildir } from '../inbound/maildir.js';
 import { processMessage } from '../inbound/process.js';
-import { deliver, queueJobs, transportFor, type DeliveryOutcome } from '../outbound/outbox.js';
-import { deliverSms } from '../outbound/sms.js';
-import { sendPackages } from '../packages/send.js';
-import { QUEUES, startBoss, withHeartbeat, type PackageJob } from './boss.js';
+import { newPassCache } from '../inbound/facts.js';
+import { transportFor } from '../outbound/outbox.js';
+import { smsGateway } from '../outbound/sms.js';
+import { startBoss, withHeartbeat } from './boss.js';
+import { jobHandlers, type HandlerResult, type Handlers } from './handlers.js';
 
-// `dossier worker --until-idle`: runs the queues until nothing is ready to run, then stops. Mail
+// `dossier worker --until-idle`: reads every mailbox once, then runs the queues — with the same
+// handlers as `dossier worker` (handlers.ts) — until nothing is ready to run, then stops. Mail
 // waiting for a retry later stays queued (and is reported); the next run picks it up.
 
 export interface IdleReport { received: Record<string, number>; sent: number; failed: number; retrying: number; waiting: number; nextAttemptAt: Date | null; sms: number; mailboxErrors: string[] }
@@ -15,13 +19,13 @@ export interface IdleReport { received: Record<string, number>; sent: number; fa
 /** Reads every source once: journal rows a crash left unprocessed, the Maildir, each IMAP mailbox. */
 export async function intakeOnce(app: App, log: (line: string) => void): Promise<{ received: Record<string, number>; errors: string[] }> {
   const received: Record<string, number> = {};
-  const count = (o: string) => (received[o] = (received[o] ?? 0) + 1);
   const note = (where: string, r: { id: number; outcome: string; reason: string }) => {
-    count(r.outcome);
+    received[r.outcome] = (received[r.outcome] ?? 0) + 1;
     log(`mail #${r.id} (${where}): ${r.outcome} — ${r.reason}`);
   };
+  const cache = newPassCache(app);
   for (const { id } of (await app.db.query<{ id: number }>('SELECT id FROM inbound_messages WHERE outcome IS NULL ORDER BY id')).rows) {
-    const r = await processMessage(app, id);
+    const r = await processMessage(app, id, { cache });
     if (r) note('journal', r);
   }
   await pollMaildir(app, (r, file) => note(`maildir ${file}`, r));
@@ -38,53 +42,43 @@ export async function intakeOnce(app: App, log: (line: string) => void): Promise
   return { received, errors };
 }
 
+/** Runs a queue's ready jobs through its handler until none is left; counts the outputs. */
+async function drain<Q extends QueueName>(boss: PgBoss, handlers: Handlers, queue: Q, batchSize: number, log: (line: string) => void, count: (output: Record<string, unknown>) => void): Promise<void> {
+  for (;;) {
+    const jobs = await boss.fetch<JobData[Q]>(queue, { batchSize });
+    if (!jobs.length) return;
+    for (const job of jobs) {
+      const r = await withHeartbeat(boss, queue, job.id, () => (handlers[queue] as (d: JobData[Q]) => Promise<HandlerResult>)(job.data));
+      for (const l of r.logs) log(l.message);
+      count(r.output);
+      if (r.status === 'failed') await boss.fail(queue, job.id, r.output);
+      else await boss.complete(queue, job.id, r.output);
+    }
+  }
+}
+
 export async function runUntilIdle(app: App, log: (line: string) => void = () => {}): Promise<IdleReport> {
   const intake = await intakeOnce(app, log);
   const boss = await startBoss(app);
   const transport = transportFor(app);
-  const counts: Record<DeliveryOutcome, number> = { sent: 0, retry: 0, failed: 0, done: 0 };
+  const handlers = jobHandlers(app, { transport, sms: smsGateway(app) });
+  const mail = { sent: 0, retry: 0, failed: 0, done: 0 } as Record<string, number>;
+  let sms = 0;
   try {
     // Packages left to a worker (`pack send --background`): built and queued first, so they go out below.
-    for (;;) {
-      const jobs = await boss.fetch<PackageJob>(QUEUES.sendPackages, { batchSize: 1 });
-      if (!jobs.length) break;
-      for (const job of jobs) {
-        try {
-          const mails = await withHeartbeat(boss, QUEUES.sendPackages, job.id, () => sendPackages(app, job.data.actor, job.data.ref, { recipients: job.data.recipients, boss }));
-          log(`${job.data.ref}: ${mails.length} package email(s) queued`);
-          await boss.complete(QUEUES.sendPackages, job.id, { mails: mails.length });
-        } catch (err) {
-          log(`${job.data.ref}: packages not sent: ${(err as Error).message}`);
-          await boss.fail(QUEUES.sendPackages, job.id, { error: (err as Error).message });
-        }
-      }
-    }
+    await drain(boss, handlers, QUEUES.sendPackages, 1, log, () => {});
     // Rows without a live job (the process that queued them died, or an outbox retry): queue them.
     // The queue's singleton key makes this harmless for rows that already have one.
     const stray = (await app.db.query<{ id: number }>(`SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id`)).rows;
-    await queueJobs(boss, stray.map((r) => r.id));
-    for (;;) {
-      const jobs = await boss.fetch<{ outboxId: number }>(QUEUES.sendMail, { batchSize: 10 });
-      if (!jobs.length) break;
-      for (const job of jobs) {
-        let outcome: DeliveryOutcome;
-        try {
-          outcome = await withHeartbeat(boss, QUEUES.sendMail, job.id, () => deliver(app, transport, job.data.outboxId));
-        } catch (err) {
-          await boss.fail(QUEUES.sendMail, job.id, { error: (err as Error).message });
-          throw err;
-        }
-        counts[outcome]++;
-        log(`outbox #${job.data.outboxId}: ${outcome}`);
-        if (outcome === 'retry') await boss.fail(QUEUES.sendMail, job.id, { outcome });
-        else await boss.complete(QUEUES.sendMail, job.id, { outcome });
-      }
-    }
+    await queueMail(app.db, stray.map((r) => r.id));
+    await drain(boss, handlers, QUEUES.sendMail, 10, log, (o) => void (mail[String(o.outcome)] = (mail[String(o.outcome)] ?? 0) + 1));
+    const texts = (await app.db.query<{ id: number }>(`SELECT id FROM sms_outbox WHERE status = 'queued' ORDER BY id`)).rows;
+    await queueSmsJobs(app.db, texts.map((r) => r.id));
+    await drain(boss, handlers, QUEUES.sendSms, 10, log, (o) => void (o.outcome === 'sent' && sms++));
   } finally {
     transport.close();
     await boss.stop({ graceful: false, close: true, timeout: 5000 });
   }
   const w = (await app.db.query<{ n: number; next: Date | null }>(`SELECT count(*)::int AS n, min(next_attempt_at) AS next FROM outbox WHERE status IN ('queued', 'sending')`)).rows[0]!;
-  const sms = await deliverSms(app);
-  return { received: intake.received, sent: counts.sent, failed: counts.failed, retrying: counts.retry, waiting: w.n, nextAttemptAt: w.next, sms: sms.sent, mailboxErrors: intake.errors };
+  return { received: intake.received, sent: mail.sent ?? 0, failed: mail.failed ?? 0, retrying: mail.retry ?? 0, waiting: w.n, nextAttemptAt: w.next, sms, mailboxErrors: intake.errors };
 }

@@ -15,7 +15,7 @@ import { maildirPath } from '../inbound/maildir.js';
 import { transportFor } from '../outbound/outbox.js';
 import { secretFingerprint, secretMismatch, tokensIssued } from '../outbound/settings.js';
 import { SendError } from '../outbound/transports.js';
-import { formatProblem } from '../schemas/load.js';
+import { formatProblem, loadRoles, loadSchemaFile, roleProblems, ROLES_FILE } from '../schemas/load.js';
 
 // `dossier doctor`: every part of an installation checked once, each answering OK / WARN / FAIL with
 // what to fix. The configuration is loaded here first (not through openApp) so that a broken file
@@ -27,7 +27,7 @@ import { formatProblem } from '../schemas/load.js';
 export type CheckStatus = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
 
 export interface CheckResult {
-  /** config, database, migrations, pg-boss, blobs, maildir, imap:<mailbox>, mail transport, sms, staff auth, reply tokens, field schemas, templates */
+  /** config, database, migrations, pg-boss, blobs, maildir, imap:<mailbox>, mail transport, sms, staff auth, reply tokens, field schemas, field roles, templates */
   name: string;
   status: CheckStatus;
   message: string;
@@ -381,6 +381,27 @@ async function checkSchemas(app: App): Promise<Outcome> {
   return ok(`${r.files.length} schema file(s), no problems`);
 }
 
+/**
+ * Field roles (intake's own check): every record type that decisions change (statusRules) declares
+ * its decision fields in field-schemas/roles.yaml, each present in every version; a type without
+ * client-name roles cannot be found by its client's name (a warning: tags still work).
+ */
+async function checkFieldRoles(app: App): Promise<Outcome> {
+  const { roles, problems } = loadRoles(app.schemas.dir);
+  const file = path.join(app.schemas.dir, ROLES_FILE);
+  const found: string[] = problems.map(formatProblem);
+  for (const type of Object.keys(app.config.recordTypes)) {
+    const r = roles[type] ?? {};
+    if (app.config.statusRules[type] && (!r.decision || !r.decision_date)) found.push(`${file}: ${type} has no decision/decision_date roles, so a forwarded decision cannot be applied to it`);
+    const versions = app.schemas.files(type).flatMap((f) => loadSchemaFile(f.file).schema ?? []);
+    found.push(...roleProblems(roles, versions, file).map(formatProblem));
+  }
+  if (found.length) return fail(`${found.length} problem(s) with the field roles`, `Fix ${file} (roles: field-schemas/README.md).`, found.slice(0, SHOWN));
+  const nameless = Object.keys(app.config.recordTypes).filter((t) => !Object.keys(roles[t] ?? {}).some((k) => k.startsWith('client_') || k === 'vehicle_plate'));
+  if (nameless.length) return warn(`no client-name roles for ${nameless.join(', ')}: staff mail about them must keep the [REF] tag`, `Declare client_name or client_last_name/client_first_name in ${file}.`);
+  return ok(`roles declared for ${Object.keys(roles).join(', ')}`);
+}
+
 async function checkTemplateLint(app: App): Promise<Outcome> {
   const files = templateFiles(app.templatesDir);
   if (!files.length) return warn(`no templates in ${app.templatesDir}`, 'Set templates.dir to the folder with the recipients\' templates.');
@@ -442,7 +463,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   // With the database. Starting the embedded server (initdb on its first run) takes longer than
   // a network answer, so it gets the local limit.
   const dbChecks: CheckResult[] = [];
-  const dependent = ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'templates'];
+  const dependent = ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'field roles', 'templates'];
   const openMs = config.database.url ? timeoutMs : localMs;
   const dbHint = config.database.url
     ? 'Check that PostgreSQL is running and DATABASE_URL (or database.url) is right; leave it empty to use the embedded server.'
@@ -460,13 +481,14 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     // On a database the migrations have not reached (a new one: doctor does not migrate) the
     // tables these read are missing; their errors would only repeat the migrations line.
     if (/not applied/.test(a.message)) {
-      dbChecks.push(...['blobs', 'reply tokens', 'field schemas', 'templates'].map((n) => skipped(n, 'the database schema is not up to date (see migrations)')));
+      dbChecks.push(...['blobs', 'reply tokens', 'field schemas', 'field roles', 'templates'].map((n) => skipped(n, 'the database schema is not up to date (see migrations)')));
       return;
     }
     dbChecks.push(await runCheck('blobs', localMs, 'The blob store is not answering: check its disk (or the database for storage.blobs: postgres).', () => checkBlobs(app)));
     dbChecks.push(await runCheck('reply tokens', timeoutMs, dbHint, () => checkReplyTokens(app)));
     // One after the other: both parse the schema files, and lint needs the published versions synced.
     dbChecks.push(await runCheck('field schemas', localMs, 'Parsing the schema files took too long: is the machine overloaded?', () => checkSchemas(app)));
+    dbChecks.push(await runCheck('field roles', localMs, 'Reading the field roles took too long: is the machine overloaded?', () => checkFieldRoles(app)));
     dbChecks.push(await runCheck('templates', localMs, 'Linting the templates took too long: is the machine overloaded?', () => checkTemplateLint(app)));
   }).then(
     () => null,
@@ -495,7 +517,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const byName = new Map(dbChecks.map((c) => [c.name, c]));
   const pick = (n: string) => byName.get(n)!;
   const staffAuth: CheckResult = { name: 'staff auth', ...checkStaffAuth(config), ms: 0 };
-  checks.push(pick('database'), pick('migrations'), pick('pg-boss'), pick('blobs'), maildir!, ...imap, transport!, sms!, staffAuth, pick('reply tokens'), pick('field schemas'), pick('templates'));
+  checks.push(pick('database'), pick('migrations'), pick('pg-boss'), pick('blobs'), maildir!, ...imap, transport!, sms!, staffAuth, pick('reply tokens'), pick('field schemas'), pick('field roles'), pick('templates'));
   return summarise(checks);
 }
 

@@ -35,7 +35,7 @@ export interface StatusReport {
 }
 
 // Every state appears, with 0, so scripts can read a count without checking the key exists.
-const OUTBOX_STATES = ['queued', 'sending', 'sent', 'failed', 'bounced', 'cancelled'];
+const OUTBOX_STATES = ['queued', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'cancelled'];
 const SMS_STATES = ['queued', 'sent', 'failed'];
 const OUTCOMES = ['applied', 'quarantined', 'ignored', 'refused', 'failed', 'pending'];
 

@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { PgBoss } from 'pg-boss';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
-import { QUEUES } from '../jobs/boss.js';
 import { recordEvent } from '../records/events.js';
 import { buildMessage, newMessageId, type OutgoingMessage } from './mime.js';
 import { fileTransport, SendError, smtpTransport, type Transport } from './transports.js';
@@ -16,8 +14,8 @@ import { fileTransport, SendError, smtpTransport, type Transport } from './trans
 // A pg-boss job (one per row at a time: the queue is "stately" with the row id as singleton key)
 // sends it; temporary failures go back to the queue with backoff, permanent ones fail with the reason.
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'bounced' | 'cancelled';
-export const OUTBOX_STATUSES: readonly OutboxStatus[] = ['queued', 'sending', 'sent', 'failed', 'bounced', 'cancelled'];
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'bounced' | 'cancelled';
+export const OUTBOX_STATUSES: readonly OutboxStatus[] = ['queued', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'cancelled'];
 
 export interface OutboxRow {
   id: number;
@@ -86,10 +84,6 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
     await recordEvent(q, actor, { recordId, partyId, kind: 'mail_queued', field: `outbox:${row.id}`, newValue: { outbox: row.id, kind, to: row.to_addresses, subject: row.subject, messageId } });
   }
   return row;
-}
-
-export async function queueJobs(boss: PgBoss, ids: number[]): Promise<void> {
-  for (const id of ids) await boss.send(QUEUES.sendMail, { outboxId: id }, { singletonKey: `outbox:${id}` });
 }
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed' | 'done';

@@ -10,8 +10,8 @@ import { renderData } from '../documents/render.js';
 import { renderText } from '../documents/text.js';
 import { DossierError, isDossierError, type ErrorCode } from '../errors.js';
 import type { PgBoss } from 'pg-boss';
-import { QUEUES, startBoss, type PackageJob } from '../jobs/boss.js';
-import { enqueueMail, queueJobs, type OutboxRow } from '../outbound/outbox.js';
+import { ensureQueues, queueMail, queuePackageJob, type PackageJob } from '../db/queues.js';
+import { enqueueMail, type OutboxRow } from '../outbound/outbox.js';
 import { tokenSecret } from '../outbound/settings.js';
 import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
 import { addParty, checkRole, linkParty, partyProblems, type LinkedParty, type PartyRow } from '../records/parties.js';
@@ -239,15 +239,8 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
   } finally {
     for (const dir of [...cleanup.splice(0), ...(tmp ? [tmp] : [])]) await rm(dir, { recursive: true, force: true });
   }
-  if (rows.length && opts.boss) await queueJobs(opts.boss, rows.map((r) => r.id));
-  else if (rows.length) {
-    const boss = await startBoss(app);
-    try {
-      await queueJobs(boss, rows.map((r) => r.id));
-    } finally {
-      await boss.stop({ graceful: false, close: true, timeout: 5000 });
-    }
-  }
+  // One INSERT of the mail jobs (no pg-boss started here); a row without a job is queued by the worker's sweep.
+  if (rows.length) await queueMail(app.db, rows.map((r) => r.id));
   return report;
 }
 
@@ -325,12 +318,7 @@ export async function share(app: App, actor: Actor, ref: string, opts: { email: 
 export async function queuePackages(app: App, actor: Actor, ref: string, recipients: string[] | 'all'): Promise<{ ref: string; recipients: string[] | 'all'; job: string | null }> {
   const record = await getRecord(app.db, ref); // an unknown reference is refused here, not later in the worker
   await recipientsFor(app, record, recipients);
-  const boss = await startBoss(app);
-  try {
-    const data: PackageJob = { ref: record.ref, recipients, actor };
-    const key = `${record.ref}:${recipients === 'all' ? '*' : [...recipients].sort().join(',')}`;
-    return { ref: record.ref, recipients, job: await boss.send(QUEUES.sendPackages, data, { singletonKey: key }) };
-  } finally {
-    await boss.stop({ graceful: false, close: true, timeout: 5000 });
-  }
+  await ensureQueues(app);
+  const data: PackageJob = { ref: record.ref, recipients, actor };
+  return { ref: record.ref, recipients, job: await queuePackageJob(app.db, data) };
 }

@@ -140,3 +140,33 @@ export async function detachAttachment(db: Db, actor: Actor, ref: string, id: nu
     return updated;
   });
 }
+
+/** A file whose bytes are already in the blob store (a document that came by mail). */
+export interface StoredFile { fileName: string; contentType: string; size: number; sha256: string; details?: Record<string, unknown> }
+
+/**
+ * Attaches stored files inside the caller's transaction (intake's), with the same rule as the CLI:
+ * a file already attached to the record in the category (same bytes) is reported, not attached
+ * twice; the record's updated_at moves when something was attached.
+ */
+export async function attachStoredIn(c: Queryable, actor: Actor, recordId: number, files: StoredFile[], category: string): Promise<AttachResult> {
+  const result: AttachResult = { attached: [], alreadyThere: [] };
+  for (const f of files) {
+    await c.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [f.sha256, f.size, f.contentType]);
+    const dup = await c.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 AND category = $2 AND sha256 = $3', [recordId, category, f.sha256]);
+    if (dup.rows[0]) {
+      result.alreadyThere.push(dup.rows[0]);
+      continue;
+    }
+    const row = (
+      await c.query<AttachmentRow>(
+        `INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        [recordId, category, f.fileName, f.contentType, f.size, f.sha256, actor.source, actor.id],
+      )
+    ).rows[0]!;
+    await recordEvent(c, actor, { recordId, kind: 'attachment_added', field: `attachment:${category}`, newValue: { id: row.id, file: row.file_name, category, size: row.size, sha256: row.sha256, contentType: row.content_type, ...f.details } });
+    result.attached.push(row);
+  }
+  if (result.attached.length) await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [recordId]);
+  return result;
+}

@@ -3,6 +3,7 @@ import type { Config, RecordTypeConfig } from '../config/schema.js';
 import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from './events.js';
+import { formatRef, REF_RE } from '../text/refs.js';
 
 export interface RecordRow {
   id: number;
@@ -16,16 +17,13 @@ export interface RecordRow {
   updated_at: Date;
 }
 
-const REF_PATTERN = /^([A-Z]{1,4})-(\d{4})-(\d{5,})$/;
-
-/** DL-2026-00042: prefix, year, a number counted per prefix and year, five digits at least. */
-export function formatRef(prefix: string, year: number, seq: number): string {
-  return `${prefix}-${year}-${String(seq).padStart(5, '0')}`;
-}
+// The reference format (DL-2026-00042: prefix, year, a number counted per prefix and year, five
+// digits at least) is defined once, in text/refs.ts, beside the subject tags that carry it.
+export { formatRef } from '../text/refs.js';
 
 export function normaliseRef(input: string): string {
   const ref = input.trim().toUpperCase();
-  if (!REF_PATTERN.test(ref)) {
+  if (!REF_RE.test(ref)) {
     throw new DossierError('REF_INVALID', `"${input}" is not a record reference.`, { hint: 'A reference looks like DL-2026-00042 or CL-2026-00017.' });
   }
   return ref;

@@ -1,57 +1,56 @@
 import type { ParsedMessage } from '../inbound/types.js';
-import { parseReplyAddress, parseSubjectTags } from '../outbound/tokens.js';
+import { parseReplyAddress, parseSubjectTags } from '../text/refs.js';
+import type { Intent, OutboxFact, PartyFact, RecordFact, Speaker, Via } from './intent.js';
+import { parseStatusReply } from './status-reply.js';
 
-// Routing, as a pure function of the parsed message and facts looked up beforehand: which record
-// the message is about, and who is speaking. Matching order: In-Reply-To/References against our own
-// Message-IDs, then a reply token (plus-address or subject tag), then a bare subject tag. A bare
-// reference number finds a record but authorises nobody.
+// Routing, as a pure function of the parsed message and the facts gathered for it beforehand
+// (src/inbound/facts.ts): which record the message is about, who speaks, and what it means — an
+// intent. Matching order: In-Reply-To/References against our own Message-IDs, then a reply token
+// (plus-address or subject tag), then a bare subject tag, then (staff only) the client's name. A
+// bare reference number finds a record but authorises nobody.
 
 export interface RoutingFacts {
-  /** Our outbox Message-IDs found among the message's In-Reply-To/References: the record and party each went to. */
-  ourMessages: Map<string, { ref: string; party: string | null }>;
-  /** Records that exist, of the refs the message names. */
-  records: Set<string>;
+  /** Our outbox rows among the message's In-Reply-To/References and its bounce's original Message-ID. */
+  ourMessages: Map<string, OutboxFact>;
+  /** The records the message names (subject, plus-address) or replies to, by ref, with their parties. */
+  records: Map<string, RecordFact>;
   /** The party of `ref` whose token this is, or null. */
   tokenOwner(ref: string, token: string): string | null;
-  /** The party's addresses (lower case), to check that a token is used by its party. */
-  partyEmails(party: string): string[];
   staff: Set<string>;
   /** Whether staff mail passed the configured DKIM/DMARC check (null: no check configured). */
   staffAuthPassed: boolean | null;
-  /** Open records whose client (borrower, insured) the staff message names: a bank's own reply
-   * forwarded by a manager rarely keeps our tag, but always names the client. */
+  /** Open records whose client the staff message names (a bank's own reply rarely keeps our tag). */
   nameMatches: string[];
+  /** Messages journaled from this sender in the last hour, and the limit. */
+  senderCount: number;
+  perSenderPerHour: number;
 }
 
-export type Speaker =
-  | { kind: 'staff'; address: string; verified: boolean }
-  | { kind: 'party'; party: string; address: string }
-  | { kind: 'unknown'; address: string | null; claimedParty?: string };
-
-export interface Route {
-  ref: string | null;
-  via: 'reply' | 'token' | 'subject' | 'name' | null;
-  speaker: Speaker;
-  /** A token found on the message (plus-address or subject), verified for `ref`. */
-  tokenParty: string | null;
-  /** Refs named in the subject that do not exist. */
-  unknownRefs: string[];
-  /** Several records match the client's name (staff mail without a tag). */
-  ambiguousNames: string[];
-}
+/** A DSN's per-recipient lines (the parse helper adds them; older parses carry only `recipients`). */
+interface Delivery { address: string; action: string; status: string | null; diagnostic: string | null }
 
 const domainOf = (a: string) => a.slice(a.lastIndexOf('@') + 1).toLowerCase();
+const bare = (a: string) => (/<([^>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase();
 
-export function route(m: ParsedMessage, facts: RoutingFacts): Route {
+export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   const from = m.from?.address.toLowerCase() ?? null;
-  let ref: string | null = null;
-  let via: Route['via'] = null;
+  const none = { record: null, speaker: { kind: 'unknown', address: from } as Speaker, via: null };
+  if (m.ours) return { ...none, kind: 'noise', reason: 'our own message came back (X-Dossier-Loop)', facts: ['X-Dossier-Loop header is ours'] };
+  if (m.bounce) return routeReport(m, m.bounce, facts, none);
+  if (m.auto) return { ...none, kind: 'noise', reason: m.auto === 'list' ? 'mailing-list or bulk mail (Precedence/List-Id)' : 'auto-reply (never answered)', facts: [`auto: ${m.auto}`] };
+  if (from && facts.senderCount > facts.perSenderPerHour) {
+    return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} messages from ${from} this hour`] };
+  }
 
+  const seen: string[] = [];
+  let ref: string | null = null;
+  let via: Via = null;
   for (const id of [m.inReplyTo, ...[...m.references].reverse()]) {
     const hit = id ? facts.ourMessages.get(id) : undefined;
-    if (hit) {
+    if (hit?.ref) {
       ref = hit.ref;
       via = 'reply';
+      seen.push(`replies to outbox #${hit.id} (${hit.message_id})`);
       break;
     }
   }
@@ -63,11 +62,11 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Route {
   ];
   let tokenParty: string | null = null;
   for (const t of tagged) {
-    if (ref && t.ref !== ref) continue;
-    if (!facts.records.has(t.ref)) continue;
+    if ((ref && t.ref !== ref) || !facts.records.has(t.ref)) continue;
     const owner = facts.tokenOwner(t.ref, t.token);
     if (owner) {
       tokenParty = owner;
+      seen.push(`reply token of ${owner} for ${t.ref}`);
       if (!ref) {
         ref = t.ref;
         via = 'token';
@@ -83,6 +82,7 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Route {
     if (known.length === 1) {
       ref = known[0]!;
       via = 'subject';
+      seen.push(`subject tag ${ref}`);
     }
   }
 
@@ -92,18 +92,114 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Route {
     if (facts.nameMatches.length === 1) {
       ref = facts.nameMatches[0]!;
       via = 'name';
+      seen.push(`the client's name of ${ref}`);
     } else if (facts.nameMatches.length > 1) ambiguousNames = facts.nameMatches;
   }
+  const record = ref ? (facts.records.get(ref) ?? null) : null;
 
   let speaker: Speaker;
   if (isStaff && from) {
     speaker = { kind: 'staff', address: from, verified: facts.staffAuthPassed !== false };
+    seen.push(`from staff address ${from}${facts.staffAuthPassed === null ? '' : facts.staffAuthPassed ? ', authenticated' : ', NOT authenticated'}`);
   } else if (tokenParty && from) {
     // The token must be used by its party: one of its addresses, or the same mail domain.
-    const known = facts.partyEmails(tokenParty);
+    const known = record?.parties.find((p) => p.key === tokenParty)?.emails ?? [];
     speaker = known.includes(from) || known.some((a) => domainOf(a) === domainOf(from)) ? { kind: 'party', party: tokenParty, address: from } : { kind: 'unknown', address: from, claimedParty: tokenParty };
   } else {
     speaker = { kind: 'unknown', address: from };
   }
-  return { ref, via, speaker, tokenParty, unknownRefs, ambiguousNames };
+  const base = { record, speaker, via, facts: seen };
+
+  if (speaker.kind === 'staff') {
+    if (!speaker.verified) {
+      return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} without a passing DKIM/DMARC result from our mail server` };
+    }
+    const cmd = parseStatusReply(m.ownText);
+    if (cmd.kind === 'none') {
+      if (!record) return { ...base, kind: 'noise', reason: 'staff message without a command or a record reference' };
+      return { ...base, kind: 'staff-note', record };
+    }
+    if (cmd.kind === 'ambiguous') return { ...base, kind: 'refusal', outcome: 'refused', problem: { code: 'ambiguous', detail: cmd.reason }, reason: `the command is ambiguous: ${cmd.reason}` };
+    if (!record) {
+      const reason = ambiguousNames.length
+        ? `the client's name matches several records (${ambiguousNames.join(', ')})`
+        : unknownRefs.length
+          ? `there is no record ${unknownRefs.join(', ')}`
+          : 'no record found: neither a reference like [DL-2026-00042] nor a client name Dossier knows';
+      return { ...base, kind: 'refusal', outcome: 'refused', problem: { code: 'no-record', ambiguousNames, unknownRefs }, reason };
+    }
+    const party = decidingParty(m, record, tokenParty, facts, seen);
+    if (!party) {
+      const fw = m.forwarded?.from?.address ?? null;
+      const reason = `not applied: ${fw ? `the forwarded mail is from ${fw}, which is not a recipient of ${record.ref}` : 'no forwarded bank or insurer mail was found to tell whose decision this is'}`;
+      return { ...base, kind: 'refusal', outcome: 'refused', problem: { code: 'no-deciding-party', ref: record.ref, forwardedFrom: fw, recipients: record.parties.filter((p) => p.role === 'recipient').map((p) => p.key) }, reason };
+    }
+    return { ...base, kind: 'staff-decision', record, command: cmd.command, party };
+  }
+  if (speaker.kind === 'party' && record) return { ...base, kind: 'party-documents', record, party: record.parties.find((p) => p.key === speaker.party)! };
+  if (speaker.kind === 'unknown' && speaker.claimedParty) {
+    return { ...base, kind: 'quarantine', reason: `the reply token of ${speaker.claimedParty} was used from ${from ?? 'an unknown address'}, which is not theirs` };
+  }
+  if (record) return { ...base, kind: 'quarantine', reason: `unknown sender ${from ?? '(none)'}: a reference number alone authorises nothing` };
+  return { ...base, kind: 'quarantine', reason: `unknown sender ${from ?? '(none)'} and no record found` };
+}
+
+/** Bounces and other delivery reports: which outbox row, and whether the report may change it. */
+function routeReport(m: ParsedMessage, b: NonNullable<ParsedMessage['bounce']>, facts: RoutingFacts, none: { record: null; speaker: Speaker; via: Via }): Intent {
+  const o = b.originalMessageId ? facts.ourMessages.get(b.originalMessageId) : undefined;
+  if (!o) return { ...none, kind: 'noise', reason: `bounce for a message we did not send${b.originalMessageId ? ` (${b.originalMessageId})` : ''}`, facts: ['the report names no Message-ID of ours'] };
+  const record = o.ref ? (facts.records.get(o.ref) ?? null) : null;
+  const base = { ...none, record, facts: [`report about outbox #${o.id} (${o.message_id})`] };
+  const deliveries = ((b as { deliveries?: Delivery[] }).deliveries ?? []).map((d) => ({ ...d, address: bare(d.address) }));
+  const failed = deliveries.length ? deliveries.filter((d) => d.action === 'failed').map((d) => d.address) : b.recipients.map(bare);
+  const named = deliveries.length ? deliveries.map((d) => d.address) : failed;
+  // Whoever has our message knows its Message-ID; a report that names recipients the message was
+  // not sent to is not a mail server's, and changes nothing.
+  const ours = new Set(o.to_addresses.map(bare));
+  const strangers = named.filter((r) => !ours.has(r));
+  if (strangers.length) return { ...base, kind: 'quarantine', reason: `bounce report for outbox #${o.id} names ${strangers.join(', ')}, to whom that message was not sent` };
+  const why = (d?: Delivery) => [d?.status ?? b.status, d?.diagnostic ?? b.diagnostic].filter(Boolean).join(' ');
+  if (failed.length || !deliveries.length) {
+    const first = deliveries.find((d) => d.action === 'failed');
+    return { ...base, kind: 'bounce', outbox: o, recipients: failed, why: why(first) || 'bounced' };
+  }
+  const delayed = deliveries.filter((d) => d.action === 'delayed');
+  if (delayed.length) return { ...base, kind: 'delivery-status', outbox: o, action: 'delayed', recipients: delayed.map((d) => d.address), why: why(delayed[0]) || 'delayed' };
+  const delivered = deliveries.filter((d) => d.action !== 'delayed');
+  return { ...base, kind: 'delivery-status', outbox: o, action: 'delivered', recipients: delivered.map((d) => d.address), why: why(delivered[0]) || delivered[0]!.action };
+}
+
+/** Which recipient (bank, insurer) a forwarded decision is from. */
+function decidingParty(m: ParsedMessage, record: RecordFact, tokenParty: string | null, facts: RoutingFacts, seen: string[]): PartyFact | null {
+  const recipients = record.parties.filter((p) => p.role === 'recipient');
+  const fw = m.forwarded;
+  // 1. The bank replied to our package: its token is in the forwarded subject.
+  for (const t of parseSubjectTags(fw?.subject ?? '')) {
+    if (t.ref !== record.ref || !t.token) continue;
+    const owner = facts.tokenOwner(record.ref, t.token);
+    const p = recipients.find((x) => x.key === owner);
+    if (p) {
+      seen.push(`the forwarded subject carries ${p.key}'s token`);
+      return p;
+    }
+  }
+  // 2. The forwarded mail came from one of the recipient's addresses, or its mail domain.
+  const from = fw?.from?.address.toLowerCase();
+  if (from) {
+    const exact = recipients.find((p) => p.emails.includes(from));
+    if (exact) {
+      seen.push(`the forwarded mail is from ${exact.key} (${from})`);
+      return exact;
+    }
+    const domain = from.slice(from.lastIndexOf('@') + 1);
+    const same = recipients.filter((p) => p.emails.some((e) => e.endsWith('@' + domain)));
+    if (same.length === 1) {
+      seen.push(`the forwarded mail is from ${same[0]!.key}'s domain (${domain})`);
+      return same[0]!;
+    }
+  }
+  // 3. The manager replied within the thread of the package sent to one recipient.
+  const p = tokenParty ? (recipients.find((x) => x.key === tokenParty) ?? null) : null;
+  if (p) seen.push(`the thread of ${p.key}'s package`);
+  return p;
 }

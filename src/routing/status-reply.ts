@@ -7,6 +7,7 @@
 // negated refusal come back as 'ambiguous' with a reason, and text without decision words is 'none'.
 
 import { parseMoney } from '../schemas/values.js';
+import { INVISIBLE } from '../text/clean.js';
 
 export type Decision = 'approved' | 'declined' | 'more_info';
 
@@ -27,8 +28,6 @@ export type ParseOutcome =
 // ---------------------------------------------------------------------------------------------
 // Limits and small helpers
 
-// Characters that are invisible but split words ("одоб\u200Bрено"); mail clients and pasted text carry them.
-const INVISIBLE = /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/gu;
 // A command is a few lines; a long text is a note or a pasted letter, and cutting keeps the regexes cheap.
 const MAX_TEXT = 20_000;
 // "The first non-empty lines": enough for a decision, a reason and a list of documents.

@@ -254,3 +254,84 @@ export function parseSchemaText(text: string, file: string, expected: { type: st
   if (problems.length) return { schema: null, problems, partial: schema };
   return { schema, problems };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Field roles (field-schemas/roles.yaml): which field of a record type plays a part intake relies
+// on. Kept beside the versions rather than in them, because published version files never change.
+
+/** Each role and the field types it accepts; decision roles live in a recipient's section. */
+export const FIELD_ROLES = {
+  client_last_name: { types: ['text'], recipient: false },
+  client_first_name: { types: ['text'], recipient: false },
+  client_middle_name: { types: ['text'], recipient: false },
+  client_name: { types: ['text'], recipient: false },
+  vehicle_plate: { types: ['text'], recipient: false },
+  decision: { types: ['enum'], recipient: true },
+  decision_date: { types: ['date'], recipient: true },
+  decision_amount: { types: ['money'], recipient: true },
+  decision_comment: { types: ['text'], recipient: true },
+} as const satisfies Record<string, { types: readonly FieldType[]; recipient: boolean }>;
+
+export type FieldRole = keyof typeof FIELD_ROLES;
+/** Per record type: role → field id. */
+export type FieldRoles = Record<string, Partial<Record<FieldRole, string>>>;
+
+export const ROLES_FILE = 'roles.yaml';
+const DECISIONS = ['approved', 'declined', 'more_info'];
+
+/** Parses roles.yaml; a missing file is no roles (and no problems). */
+export function loadRoles(dir: string): { roles: FieldRoles; problems: SchemaProblem[] } {
+  const file = path.join(dir, ROLES_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { roles: {}, problems: [] };
+  }
+  return parseRolesText(text, file);
+}
+
+export function parseRolesText(text: string, file: string): { roles: FieldRoles; problems: SchemaProblem[] } {
+  const problems: SchemaProblem[] = [];
+  const lineCounter = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter });
+  if (doc.errors.length) return { roles: {}, problems: doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? 1, message: e.message })) };
+  const lineOf = (p: string[]) => {
+    const node = doc.getIn(p, true) as { range?: [number] } | undefined;
+    return node?.range ? lineCounter.linePos(node.range[0]).line : 1;
+  };
+  const raw = doc.toJS() as unknown;
+  const roles: FieldRoles = {};
+  if (raw === null || raw === undefined) return { roles, problems };
+  if (!isObj(raw)) return { roles, problems: [{ file, line: 1, message: 'must map record types to { role: field id }' }] };
+  for (const [type, map] of Object.entries(raw)) {
+    if (!isObj(map)) {
+      problems.push({ file, line: lineOf([type]), message: `${type}: must map roles to field ids` });
+      continue;
+    }
+    roles[type] = {};
+    for (const [role, field] of Object.entries(map)) {
+      if (!(role in FIELD_ROLES)) problems.push({ file, line: lineOf([type, role]), message: `${type}: "${role}" is not a field role (roles: ${Object.keys(FIELD_ROLES).join(', ')})` });
+      else if (typeof field !== 'string' || !ID.test(field)) problems.push({ file, line: lineOf([type, role]), message: `${type}.${role}: must be a field id` });
+      else roles[type]![role as FieldRole] = field;
+    }
+  }
+  return { roles, problems };
+}
+
+/** Whether every role's field is in each version of its type, of a type the role accepts. */
+export function roleProblems(roles: FieldRoles, versions: SchemaVersion[], file: string): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  for (const v of versions) {
+    for (const [role, id] of Object.entries(roles[v.type] ?? {}) as [FieldRole, string][]) {
+      const want = FIELD_ROLES[role];
+      const f = v.fields.get(id);
+      const at = `${v.type} v${v.version}`;
+      if (!f) problems.push({ file, line: 1, field: id, message: `${v.type}.${role}: ${at} has no field "${id}"` });
+      else if (!(want.types as readonly string[]).includes(f.type)) problems.push({ file, line: 1, field: id, message: `${v.type}.${role}: "${id}" in ${at} is ${f.type}, the role needs ${want.types.join(' or ')}` });
+      else if (want.recipient && f.scope !== 'recipient' && !f.recipientKind) problems.push({ file, line: 1, field: id, message: `${v.type}.${role}: "${id}" in ${at} must be a recipient's field (a bank's or insurer's decision)` });
+      else if (role === 'decision' && DECISIONS.some((d) => !f.options?.some((o) => o.value === d))) problems.push({ file, line: 1, field: id, message: `${v.type}.${role}: "${id}" in ${at} needs the options ${DECISIONS.join(', ')}` });
+    }
+  }
+  return problems;
+}

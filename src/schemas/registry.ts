@@ -5,7 +5,7 @@ import type { Actor } from '../app.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from '../records/events.js';
-import { formatProblem, loadSchemaFile, schemaFileName, sha256Of, type SchemaProblem } from './load.js';
+import { formatProblem, loadRoles, loadSchemaFile, roleProblems, ROLES_FILE, schemaFileName, sha256Of, type FieldRoles, type SchemaProblem } from './load.js';
 import type { FieldDef, SchemaVersion, SectionDef } from './types.js';
 import { crossVersionProblems } from './versions.js';
 
@@ -35,7 +35,14 @@ export class SchemaRegistry {
   private synced: Promise<void> | null = null;
   private cache = new Map<string, SchemaVersion>();
 
+  private fieldRoles: FieldRoles | null = null;
+
   constructor(private readonly db: Db, readonly dir: string) {}
+
+  /** Field roles (roles.yaml: which field is the decision, the client's name…), read once. */
+  roles(): FieldRoles {
+    return (this.fieldRoles ??= loadRoles(this.dir).roles);
+  }
 
   fileOf(type: string, version: number): string {
     return path.join(this.dir, type, `v${version}.yaml`);
@@ -124,6 +131,9 @@ export class SchemaRegistry {
       if (readable) byType.set(f.type, [...(byType.get(f.type) ?? []), readable]);
     }
     for (const versions of byType.values()) problems.push(...crossVersionProblems(versions));
+    const roles = loadRoles(this.dir);
+    problems.push(...roles.problems);
+    for (const versions of byType.values()) problems.push(...roleProblems(roles.roles, versions, path.join(this.dir, ROLES_FILE)));
     const published = await this.publishedRows(type);
     for (const p of published) {
       const file = this.fileOf(p.type, p.version);

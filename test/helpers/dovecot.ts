@@ -1,7 +1,7 @@
-import type { TestDovecot } from '../../src/tools/dovecot.js';
+import type { TestDovecot } from './dovecot-server.mjs';
 
-// The Dovecot starter lives in src/tools so that the benchmarks (plain JS over dist/) share it.
-export { freePort, startDovecot, type TestDovecot } from '../../src/tools/dovecot.js';
+// The Dovecot starter is plain JavaScript (dovecot-server.mjs) so that the benchmarks share it.
+export { freePort, startDovecot, type TestDovecot } from './dovecot-server.mjs';
 
 /** How many messages each folder of a user's mailbox holds (0 for a folder not created yet). */
 export async function folderCounts(dovecot: TestDovecot, user: string): Promise<{ inbox: number; processed: number; quarantine: number }> {

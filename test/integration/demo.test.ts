@@ -86,7 +86,7 @@ describe('dossier demo', () => {
     expect(emls).toHaveLength(13);
     const sms = await filesUnder(path.join(home, 'sms'));
     expect(sms).toHaveLength(2);
-    expect(await readFile(sms.sort()[0]!, 'utf8')).toContain('одобрил кредит на 1\u00a0500\u00a0000,00 руб.');
+    expect(await readFile(sms.sort()[0]!, 'utf8')).toContain('Решение: одобрено. Сумма кредита: 1\u00a0500\u00a0000,00 руб.');
     expect((await readdir(path.join(home, 'inbox', '.Processed', 'cur'))).length).toBe(4);
     expect((await readdir(path.join(home, 'inbox', '.Quarantine', 'cur'))).length).toBe(1);
   }, 120_000);

@@ -60,8 +60,8 @@ describe('dossier doctor', () => {
     const r = await doctor();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report.ok).toBe(true);
-    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'templates']);
-    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'templates']) {
+    expect(r.report.checks.map((c) => c.name)).toEqual(['config', 'database', 'migrations', 'pg-boss', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'field roles', 'templates']);
+    for (const name of ['config', 'database', 'migrations', 'blobs', 'maildir', 'imap:decisions', 'mail transport', 'sms', 'staff auth', 'reply tokens', 'field schemas', 'field roles', 'templates']) {
       expect(r.check(name).status, `${name}: ${r.check(name).message}`).toBe('OK');
     }
     expect(r.check('database').message).toMatch(/^PostgreSQL \d+/);
@@ -79,7 +79,7 @@ describe('dossier doctor', () => {
     expect(text.stdout).toMatch(/^OK\s+imap:decisions\s+mailbox "decisions": logged in/m);
     expect(text.stdout).toMatch(/^WARN\s+pg-boss/m);
     expect(text.stdout).toMatch(/hint: It is created when a worker first starts/);
-    expect(text.stdout).toMatch(/12 OK, 1 warning\(s\), 0 failed\.$/);
+    expect(text.stdout).toMatch(/13 OK, 1 warning\(s\), 0 failed\.$/);
   });
 
   it('fails a mailbox whose password is wrong, naming the mailbox and the setting', async () => {
@@ -166,7 +166,7 @@ describe('dossier doctor', () => {
     expect(r.code).toBe(2);
     expect(r.check('config').status).toBe('OK');
     expect(r.check('database')).toMatchObject({ status: 'FAIL', hint: expect.stringContaining('DATABASE_URL') });
-    for (const name of ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'templates']) expect(r.check(name).status).toBe('SKIP');
+    for (const name of ['migrations', 'pg-boss', 'blobs', 'reply tokens', 'field schemas', 'field roles', 'templates']) expect(r.check(name).status).toBe('SKIP');
     expect(r.check('imap:decisions').status).toBe('OK');
     expect(r.check('mail transport').status).toBe('OK');
   });
@@ -225,7 +225,7 @@ describe('dossier status', () => {
     expect(s.intake.lastDay).toEqual({ applied: 1, quarantined: 1, ignored: 0, refused: 0, failed: 0, pending: 0 });
     expect(s.intake.quarantined).toEqual({ total: 1, lastDay: 1 });
     expect(s.intake.pending).toEqual({ count: 0, oldest: null });
-    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, failed: 0, bounced: 0, cancelled: 0 });
+    expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, cancelled: 0 });
     expect(s.sms).toEqual({ queued: 1, sent: 0, failed: 0 });
     expect(s.queues).toBeNull(); // no worker has created the pg-boss schema yet
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
@@ -264,7 +264,7 @@ describe('dossier status', () => {
   it('doctor is all OK once a worker has run: the pg-boss schema exists and the folders are there', async () => {
     const r = await doctor();
     expect(r.code, r.stdout).toBe(0);
-    expect(r.report.counts).toEqual({ OK: 13, WARN: 0, FAIL: 0, SKIP: 0 });
+    expect(r.report.counts).toEqual({ OK: 14, WARN: 0, FAIL: 0, SKIP: 0 });
     expect(r.check('pg-boss').message).toMatch(/schema pgboss v\d+, queue\(s\): .*mail\.send/);
     expect(r.check('imap:decisions').message).toContain('Dossier/Processed exists; Dossier/Quarantine exists');
     expect(r.check('imap:decisions').message).toContain('INBOX: 0 message(s) waiting');

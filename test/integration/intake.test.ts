@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { parseMessage } from '../../src/inbound/parse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
@@ -26,6 +27,14 @@ async function ingest(raw: Buffer, name = 'message.eml') {
   const r = await dossier(['mail', 'ingest', file, '--json'], env);
   expect(r.stderr).toBe('');
   return r.json()[0] as { id: number; outcome: string; reason: string; ref: string | null; outbox: number[]; duplicate: boolean };
+}
+
+/** The decoded text of an outbox message, from the bytes kept in the blob store. */
+async function mailText(outboxId: number): Promise<string> {
+  const [row] = await sql<{ raw_sha256: string }>('SELECT raw_sha256 FROM outbox WHERE id = $1', [outboxId]);
+  const sha = row!.raw_sha256;
+  const raw = await readFile(path.join(home, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+  return (await parseMessage(raw, { maxMessageBytes: 1e8, maxAttachmentBytes: 1e8, maxAttachments: 100 })).text;
 }
 
 async function decisionOf(ref: string, party: string) {
@@ -71,14 +80,25 @@ describe('a manager forwards a bank decision', () => {
     const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
     expect(rec!.status).toBe('decided');
 
-    const mails = await sql<{ kind: string; to_addresses: string[]; subject: string }>('SELECT kind, to_addresses, subject FROM outbox WHERE id = ANY($1) ORDER BY id', [r.outbox]);
+    const mails = await sql<{ id: number; kind: string; to_addresses: string[]; subject: string }>('SELECT id, kind, to_addresses, subject FROM outbox WHERE id = ANY($1) ORDER BY id', [r.outbox]);
     expect(mails).toEqual([
-      { kind: 'notification', to_addresses: ['a.smirnov@example.ru'], subject: `[${deal}] Решение банка по вашей заявке` },
-      { kind: 'confirmation', to_addresses: ['manager@dossier.example'], subject: expect.stringContaining(`[${deal}]`) },
+      { id: expect.any(Number), kind: 'notification', to_addresses: ['a.smirnov@example.ru'], subject: `[${deal}] Решение банка по вашей заявке` },
+      { id: expect.any(Number), kind: 'confirmation', to_addresses: ['manager@dossier.example'], subject: expect.stringContaining(`[${deal}]`) },
     ]);
+    // The client gets the deal's wording, in words that do not depend on the bank's grammatical gender.
+    const notice = await mailText(mails[0]!.id);
+    expect(notice).toContain(`Банк ответил по вашей заявке на кредит ${deal}.`);
+    expect(notice).toContain('Решение: одобрено');
+    expect(notice).toContain('Сумма кредита: 1\u00a0500\u00a0000,00 руб.\n');
+    expect(notice).not.toMatch(/руб\.\.|одобрил|страхов/);
+    // The manager's confirmation is in one language (the configured one: Russian).
+    const confirmation = await mailText(mails[1]!.id);
+    expect(confirmation).toContain('АО «Банк Северный» — решение: одобрено.');
+    expect(confirmation).toContain('Статус дела: Отправлена в банки → Есть решение банка.');
+    expect(confirmation).not.toMatch(/status|notified/);
     const [sms] = await sql<{ to_phone: string; body: string }>('SELECT to_phone, body FROM sms_outbox');
     expect(sms!.to_phone).toBe('+7 916 123-45-67');
-    expect(sms!.body).toContain('АО «Банк Северный» одобрил кредит на 1\u00a0500\u00a0000,00 руб.');
+    expect(sms!.body).toBe(`Заявка на кредит ${deal}, АО «Банк Северный». Решение: одобрено. Сумма кредита: 1\u00a0500\u00a0000,00 руб. Консультант свяжется с вами.`);
     const evidence = await sql<{ category: string; file_name: string }>("SELECT category, file_name FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND category = 'correspondence'", [deal]);
     expect(evidence).toEqual([{ category: 'correspondence', file_name: 'Решение bank-sever 2026-11-16.eml' }]);
 
@@ -114,6 +134,29 @@ describe('a manager forwards a bank decision', () => {
     expect(r.reason).toContain('loans@bank-yug.example, which is not a recipient of');
     const [reply] = await sql<{ subject: string }>('SELECT subject FROM outbox WHERE id = ANY($1)', [r.outbox]);
     expect(reply!.subject).toContain('не применено');
+  });
+
+  it("tells a claim's client in the claim's wording (email and SMS), not the credit deal's", async () => {
+    const r = await ingest(
+      outlookForward({
+        id: 'fw-claim-1',
+        command: 'одобрено, сумма 845 000',
+        bankFrom: 'kasko-claims@magistral-ins.example',
+        bankName: 'Магистраль-Страхование',
+        bankSubject: `Re: [${claim}] Страховой случай Т245КМ750`,
+        bankText: 'Событие признано страховым, сумма возмещения 845 000 руб.',
+      }),
+    );
+    expect(r).toMatchObject({ outcome: 'applied', ref: claim });
+    const [notice] = await sql<{ id: number; subject: string }>("SELECT id, subject FROM outbox WHERE id = ANY($1) AND kind = 'notification'", [r.outbox]);
+    expect(notice!.subject).toBe(`[${claim}] Решение страховщика по вашему страховому случаю`);
+    const text = await mailText(notice!.id);
+    expect(text).toContain(`Страховая компания ответила по вашему страховому случаю ${claim}.`);
+    expect(text).toContain('Решение: случай признан страховым');
+    expect(text).toContain('Сумма возмещения: 845\u00a0000,00 руб.\n');
+    expect(text).not.toMatch(/кредит|банк|руб\.\./i);
+    const [sms] = await sql<{ body: string }>('SELECT body FROM sms_outbox WHERE to_phone = $1', ['+7 496 790-12-34']);
+    expect(sms!.body).toBe(`Страховой случай ${claim}, АО «СК «Магистраль-Страхование». Решение: признан страховым. Сумма возмещения: 845\u00a0000,00 руб.`);
   });
 
   it('ignores an auto-reply without answering it', async () => {
@@ -167,7 +210,7 @@ describe('an outside party replies with documents', () => {
     const r = await ingest(await reply('a.ershov@ershov-law.example', 'lawyer-1'));
     expect(r).toMatchObject({ outcome: 'applied', ref: claim });
     expect(r.reason).toBe(`1 document(s) and a note from lawyer-ershov added to ${claim}`);
-    const files = await sql<{ file_name: string; category: string; content_type: string }>("SELECT file_name, category, content_type FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND a.source = 'message'", [claim]);
+    const files = await sql<{ file_name: string; category: string; content_type: string }>("SELECT file_name, category, content_type FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND a.source = 'message' AND a.category <> 'correspondence'", [claim]);
     expect(files).toEqual([{ file_name: 'Претензия.pdf', category: 'incoming', content_type: 'application/pdf' }]);
     const history = (await dossier(['record', 'history', claim], env)).stdout.replace(/\n {20,}/g, ' '); // the wrapped column joined back
     expect(history).toContain('note: Направляю претензию и определение суда.');

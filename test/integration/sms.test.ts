@@ -70,7 +70,7 @@ describe('the HTTP SMS gateway', () => {
     expect(received[0]!.headers['content-type']).toBe('application/json');
     const body = JSON.parse(received[0]!.body);
     expect(body).toMatchObject({ phone: '+7 916 123-45-67', sender: 'DOSSIER' });
-    expect(body.message).toContain('одобрил кредит на 1\u00a0500\u00a0000,00 руб.');
+    expect(body.message).toContain('Решение: одобрено. Сумма кредита: 1\u00a0500\u00a0000,00 руб.');
     const [row] = await sql<{ status: string; last_response: string }>('SELECT status, last_response FROM sms_outbox');
     expect(row).toEqual({ status: 'sent', last_response: 'HTTP 200: {"status":"accepted","id":"sms-1"}' });
   });

@@ -219,8 +219,11 @@ describe('dossier worker', () => {
 
     const done = await processed(user);
     expect(done).toBeLessThan(N); // it really stopped in the middle
+    // A fetched batch is journaled together (one statement): messages not reached before the stop
+    // may be journaled — bytes and row kept, no outcome, no effect — and are still in the inbox; the
+    // restart finishes them, each once (counted below).
     const [pending] = await sql<{ n: number }>('SELECT count(*)::int AS n FROM inbound_messages WHERE mailbox = $1 AND outcome IS NULL', [user]);
-    expect(pending!.n).toBe(0); // nothing half done
+    expect(pending!.n).toBeLessThanOrEqual(N - done);
     expect(await folders(user)).toEqual({ inbox: N - done, processed: done });
 
     const again = startWorker(env);

@@ -6,7 +6,7 @@ import { parseMessage, type ParseLimits } from '../../src/inbound/parse.js';
 import type { ParsedMessage } from '../../src/inbound/types.js';
 import { replyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
-import { hostileCorpus, type HostileContext } from '../../src/tools/hostile.js';
+import { hostileCorpus, type HostileContext } from '../helpers/hostile.js';
 import { fillMailFixture } from '../../src/tools/mail-fixtures.js';
 
 // Dossier's parser beside an independent one (mailparser 3.9, the parser of Nodemailer's author) on
