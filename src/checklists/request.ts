@@ -4,7 +4,7 @@ import { DossierError } from '../errors.js';
 import { queueMail } from '../db/queues.js';
 import { enqueueMail } from '../outbound/outbox.js';
 import { tokenSecret } from '../outbound/settings.js';
-import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
+import { issueReplyToken, replyAddress, subjectTag } from '../outbound/tokens.js';
 import { recordEvent } from '../records/events.js';
 import { recordParties } from '../records/parties.js';
 import { getRecord } from '../records/records.js';
@@ -33,7 +33,7 @@ export async function requestMissing(app: App, actor: Actor, ref: string, opts: 
   }
   const result: ChecklistRequest = { ref: record.ref, to: party.key, addresses: party.emails, lines, outbox: null };
   if (opts.dryRun) return result;
-  const token = replyToken(await tokenSecret(app), record.ref, party.key);
+  const token = await issueReplyToken(app.db, await tokenSecret(app), { recordId: record.id, partyId: party.id, ref: record.ref, partyKey: party.key });
   const text = [
     'Здравствуйте!',
     '',

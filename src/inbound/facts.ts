@@ -1,12 +1,13 @@
 import type { App } from '../app.js';
 import type { Queryable } from '../db/pool.js';
-import { tokenSecret } from '../outbound/settings.js';
+import { tokenSecrets, type TokenSecrets } from '../outbound/settings.js';
 import type { OutboxFact, RecordFact } from '../routing/intent.js';
 import type { RoutingFacts } from '../routing/route.js';
 import type { FieldRoles } from '../schemas/load.js';
 import { squash } from '../text/clean.js';
 import { refsNamed } from '../text/refs.js';
-import { tokenChecker } from './trust.js';
+import { tokenFacts } from './trust.js';
+import type { StaffAuthVerdict } from './verify.js';
 import type { ParsedMessage } from './types.js';
 
 // The database facts routing needs, gathered in one round trip per message (one statement; the
@@ -16,13 +17,13 @@ import type { ParsedMessage } from './types.js';
 
 export interface PassCache {
   staff: Set<string>;
-  secret: Promise<string> | null;
+  secrets: Promise<TokenSecrets> | null;
   roles: FieldRoles | null;
   names: Promise<{ ref: string; names: string[] }[]> | null;
 }
 
 export function newPassCache(app: App): PassCache {
-  return { staff: new Set(app.config.mail.staff.map((s) => s.toLowerCase())), secret: null, roles: null, names: null };
+  return { staff: new Set(app.config.mail.staff.map((s) => s.toLowerCase())), secrets: null, roles: null, names: null };
 }
 
 export const isStaffAddress = (cache: PassCache, m: ParsedMessage) => Boolean(m.from && cache.staff.has(m.from.address.toLowerCase()));
@@ -38,12 +39,12 @@ WITH ours AS (
 SELECT
   (SELECT coalesce(json_agg(ours), '[]') FROM ours) AS ours,
   (SELECT coalesce(json_agg(json_build_object('id', r.id, 'ref', r.ref, 'type', r.type, 'status', r.status, 'parties',
-     (SELECT coalesce(json_agg(json_build_object('id', p.id, 'key', p.key, 'kind', p.kind, 'name', p.name, 'role', rp.role, 'emails', p.emails, 'phone', p.phone) ORDER BY rp.created_at, p.key), '[]')
+     (SELECT coalesce(json_agg(json_build_object('id', p.id, 'key', p.key, 'kind', p.kind, 'name', p.name, 'role', rp.role, 'emails', p.emails, 'domains', p.domains, 'phone', p.phone) ORDER BY rp.created_at, p.key), '[]')
       FROM record_parties rp JOIN parties p ON p.id = rp.party_id WHERE rp.record_id = r.id))), '[]') FROM recs r) AS records,
   (SELECT count(*)::int FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id <= $4) AS sender_count`;
 
 /** `journalId`: the message's journal row (the rate limit counts the sender's messages up to it). */
-export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuthPassed: boolean | null, journalId: number): Promise<RoutingFacts> {
+export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
   const refs = refsNamed(m.subject, [...m.deliveredTo, ...m.to.map((x) => x.address), ...m.cc.map((x) => x.address)]);
   const from = m.from?.address.toLowerCase() ?? null;
@@ -52,13 +53,15 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
   const nameMatches = isStaffAddress(cache, m) ? await clientNameMatches(app, q, cache, m) : [];
   const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number }>(FACTS_SQL, [ids, [...new Set([...refs, ...nameMatches])], from, journalId])).rows[0]!;
   const records = new Map(row.records.map((r) => [r.ref, r]));
-  const secret = await (cache.secret ??= tokenSecret(app));
+  const tokens = await tokenFacts(app, q, await (cache.secrets ??= tokenSecrets(app)), m, new Set(records.keys()));
   return {
     ourMessages: new Map(row.ours.map((o) => [o.message_id, o])),
     records,
-    tokenOwner: tokenChecker(secret, records),
+    tokenOwner: tokens.owner,
+    tokenProblems: tokens.problems,
     staff: cache.staff,
-    staffAuthPassed,
+    staffAuthPassed: staffAuth ? staffAuth.ok : null,
+    staffAuthReason: staffAuth?.reason ?? null,
     nameMatches,
     senderCount: row.sender_count,
     perSenderPerHour: app.config.intake.perSenderPerHour,
@@ -72,7 +75,7 @@ export function needsFacts(m: ParsedMessage): boolean {
 
 /** The facts of a message route() decides without them (see needsFacts). */
 export function noFacts(cache: PassCache): RoutingFacts {
-  return { ourMessages: new Map(), records: new Map(), tokenOwner: () => null, staff: cache.staff, staffAuthPassed: null, nameMatches: [], senderCount: 0, perSenderPerHour: Infinity };
+  return { ourMessages: new Map(), records: new Map(), tokenOwner: () => null, tokenProblems: [], staff: cache.staff, staffAuthPassed: null, staffAuthReason: null, nameMatches: [], senderCount: 0, perSenderPerHour: Infinity };
 }
 
 /** Field roles of the schemas (roles.yaml), once per pass. */

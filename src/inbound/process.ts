@@ -32,14 +32,14 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   const raw = opts.raw ?? (await buffer(await app.blobs.open(row0.sha256)));
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
-  const staffAuthPassed = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
+  const staffAuth = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
   try {
     return await withTransaction(app.db, async (c) => {
       const row = (await c.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1 AND outcome IS NULL FOR UPDATE SKIP LOCKED', [id])).rows[0];
       if (!row) return null; // processed meanwhile, or being processed by another worker
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
-      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuthPassed, id) : noFacts(cache));
+      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id) : noFacts(cache));
       const out = await act({ app, c, actor, row, m, notify, cache }, intent);
       await recordOutcome(c, id, out, m);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };

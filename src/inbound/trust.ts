@@ -1,18 +1,49 @@
 import type { App } from '../app.js';
-import { verifyToken } from '../outbound/tokens.js';
-import type { RecordFact } from '../routing/intent.js';
-import { staffVerified, type DnsResolver } from './verify.js';
+import type { Queryable } from '../db/pool.js';
+import type { TokenSecrets } from '../outbound/settings.js';
+import { checkReplyToken, type TokenCheck } from '../outbound/tokens.js';
+import { parseReplyAddress, parseSubjectTags } from '../text/refs.js';
+import { staffAuthentication, type DnsResolver, type StaffAuthVerdict } from './verify.js';
 import type { ParsedMessage } from './types.js';
 
 // The one place intake asks whether a reply token is a party's and whether staff mail is really
-// from our staff (tokens.ts and verify.ts decide; their owners may change how).
+// from our staff (tokens.ts and verify.ts decide how).
 
-/** tokenOwner(ref, token): the key of the party of `ref` whose token this is, or null. */
-export function tokenChecker(secret: string, records: Map<string, RecordFact>): (ref: string, token: string) => string | null {
-  return (ref, token) => records.get(ref)?.parties.find((p) => verifyToken(secret, ref, p.key, token))?.key ?? null;
+/** Every (ref, token) the message carries: plus-addresses, its subject's tags, the forwarded subject's. */
+function tokensCarried(m: ParsedMessage): { ref: string; token: string }[] {
+  const addresses = [...m.deliveredTo, ...m.to.map((a) => a.address), ...m.cc.map((a) => a.address)];
+  const tags = [...parseSubjectTags(m.subject), ...parseSubjectTags(m.forwarded?.subject ?? '')];
+  return [
+    ...addresses.map((a) => parseReplyAddress(a)).filter((x): x is { ref: string; token: string } => x !== null),
+    ...tags.filter((t): t is { ref: string; token: string } => Boolean(t.token)),
+  ];
 }
 
-/** null when no check is configured; asked before the transaction (mailauth may wait on DNS). */
-export function staffCheck(app: App, raw: Buffer, m: ParsedMessage, resolver?: DnsResolver): Promise<boolean | null> {
-  return staffVerified(app, raw, m, resolver);
+export interface TokenFacts {
+  /** The party of `ref` whose live token this is (not expired, not revoked), or null. */
+  owner(ref: string, token: string): string | null;
+  /** Why a token the message carries does not count (expired, revoked, forged), for the journal. */
+  problems: string[];
+}
+
+/** Checks each token the message carries once, against reply_tokens (generations, expiry, revocation). */
+export async function tokenFacts(app: App, q: Queryable, secrets: TokenSecrets, m: ParsedMessage, knownRefs: Set<string>): Promise<TokenFacts> {
+  const checks = new Map<string, TokenCheck>();
+  for (const t of tokensCarried(m)) {
+    const key = `${t.ref}|${t.token}`;
+    if (checks.has(key) || !knownRefs.has(t.ref)) continue;
+    checks.set(key, await checkReplyToken(q, secrets, t.ref, t.token, { days: app.config.mail.tokenDays }));
+  }
+  return {
+    owner: (ref, token) => {
+      const c = checks.get(`${ref}|${token}`);
+      return c?.status === 'ok' ? c.partyKey : null;
+    },
+    problems: [...checks.values()].filter((c) => c.status !== 'ok').map((c) => `reply token ${c.status}: ${c.reason}`),
+  };
+}
+
+/** The verdict on mail from a staff address; asked before the transaction (a DKIM check may wait on DNS). */
+export function staffCheck(app: App, raw: Buffer, m: ParsedMessage, resolver?: DnsResolver): Promise<StaffAuthVerdict> {
+  return staffAuthentication(app, raw, m, resolver);
 }

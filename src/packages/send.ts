@@ -13,7 +13,7 @@ import type { PgBoss } from 'pg-boss';
 import { ensureQueues, queueMail, queuePackageJob, type PackageJob } from '../db/queues.js';
 import { enqueueMail, type OutboxRow } from '../outbound/outbox.js';
 import { tokenSecret } from '../outbound/settings.js';
-import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
+import { issueReplyToken, replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
 import { addParty, checkRole, linkParty, partyProblems, type LinkedParty, type PartyRow } from '../records/parties.js';
 import { changeStatusIn, getRecord, transitionAllowed, type RecordRow } from '../records/records.js';
 import { buildPackages, recipientsFor, type BuiltPackage, type OmittedScan } from './build.js';
@@ -182,7 +182,10 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
           parts = pkg!.parts;
           if (pkg!.omitted.length) outcome.omitted = pkg!.omitted;
         }
-        const token = secret ? replyToken(secret, record.ref, party.key) : null;
+        // Issued (or its life renewed) in reply_tokens, so that it can expire and be revoked; a dry run
+        // only shows the token the party would get.
+        const link = { recordId: record.id, partyId: party.id, ref: record.ref, partyKey: party.key };
+        const token = !secret ? null : dryRun ? replyToken(secret, record.ref, party.key) : await issueReplyToken(app.db, secret, link);
         const mails: SentMail[] = [];
         const prepared = parts.map((part) => {
           const partNote = part.parts > 1 ? `часть ${part.part} из ${part.parts}` : '';
@@ -208,7 +211,6 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
               Object.assign(outcome, { outcome: 'skipped', earlier: raced });
               return;
             }
-            await c.query('UPDATE record_parties SET reply_token = $3 WHERE record_id = $1 AND party_id = $2', [record.id, party.id, token]);
             for (const m of prepared) {
               const row = await enqueueMail(app, c, actor, {
                 recordId: record.id,

@@ -4,7 +4,7 @@ import type { StatusCommand } from './status-reply.js';
 // and the facts it relied on (said in the journal's details so that an outcome can be explained).
 // Everything here is data; the actions (src/inbound/act/) do the work.
 
-export interface PartyFact { id: number; key: string; kind: string; name: string; role: string; emails: string[]; phone: string | null }
+export interface PartyFact { id: number; key: string; kind: string; name: string; role: string; emails: string[]; domains?: string[] | null; phone: string | null }
 export interface RecordFact { id: number; ref: string; type: string; status: string; parties: PartyFact[] }
 /** One of our outbox rows that the message refers to (In-Reply-To, References, a bounce's original). */
 export interface OutboxFact { id: number; message_id: string; record_id: number | null; party_id: number | null; ref: string | null; party: string | null; to_addresses: string[]; status: string }

@@ -2,6 +2,7 @@ import type { ParsedMessage } from '../inbound/types.js';
 import { parseReplyAddress, parseSubjectTags } from '../text/refs.js';
 import type { Intent, OutboxFact, PartyFact, RecordFact, Speaker, Via } from './intent.js';
 import { parseStatusReply } from './status-reply.js';
+import { partyAddressAllowed } from '../inbound/party-sender.js';
 
 // Routing, as a pure function of the parsed message and the facts gathered for it beforehand
 // (src/inbound/facts.ts): which record the message is about, who speaks, and what it means — an
@@ -16,9 +17,13 @@ export interface RoutingFacts {
   records: Map<string, RecordFact>;
   /** The party of `ref` whose token this is, or null. */
   tokenOwner(ref: string, token: string): string | null;
+  /** Why tokens the message carries do not count (expired, revoked, forged). */
+  tokenProblems?: string[];
   staff: Set<string>;
   /** Whether staff mail passed the configured DKIM/DMARC check (null: no check configured). */
   staffAuthPassed: boolean | null;
+  /** What the staff-authentication check found, in one sentence. */
+  staffAuthReason?: string | null;
   /** Open records whose client the staff message names (a bank's own reply rarely keeps our tag). */
   nameMatches: string[];
   /** Messages journaled from this sender in the last hour, and the limit. */
@@ -42,7 +47,7 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
     return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} messages from ${from} this hour`] };
   }
 
-  const seen: string[] = [];
+  const seen: string[] = [...(facts.tokenProblems ?? [])];
   let ref: string | null = null;
   let via: Via = null;
   for (const id of [m.inReplyTo, ...[...m.references].reverse()]) {
@@ -102,9 +107,10 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
     speaker = { kind: 'staff', address: from, verified: facts.staffAuthPassed !== false };
     seen.push(`from staff address ${from}${facts.staffAuthPassed === null ? '' : facts.staffAuthPassed ? ', authenticated' : ', NOT authenticated'}`);
   } else if (tokenParty && from) {
-    // The token must be used by its party: one of its addresses, or the same mail domain.
-    const known = record?.parties.find((p) => p.key === tokenParty)?.emails ?? [];
-    speaker = known.includes(from) || known.some((a) => domainOf(a) === domainOf(from)) ? { kind: 'party', party: tokenParty, address: from } : { kind: 'unknown', address: from, claimedParty: tokenParty };
+    // The token must be used by its party: one of its own addresses, or a domain it declared as its
+    // own (never a public provider's) — a copy of the token forwarded elsewhere authorises nobody.
+    const party = record?.parties.find((p) => p.key === tokenParty);
+    speaker = party && partyAddressAllowed({ emails: party.emails, domains: party.domains ?? [] }, from) ? { kind: 'party', party: tokenParty, address: from } : { kind: 'unknown', address: from, claimedParty: tokenParty };
   } else {
     speaker = { kind: 'unknown', address: from };
   }
@@ -112,7 +118,7 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
 
   if (speaker.kind === 'staff') {
     if (!speaker.verified) {
-      return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} without a passing DKIM/DMARC result from our mail server` };
+      return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} is not authenticated: ${facts.staffAuthReason ?? 'no passing DKIM/DMARC result'}` };
     }
     const cmd = parseStatusReply(m.ownText);
     if (cmd.kind === 'none') {
