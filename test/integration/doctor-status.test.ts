@@ -190,7 +190,7 @@ describe('dossier status', () => {
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
 
     const text = (await dossier(['status'], env)).stdout;
-    expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0$/m);
+    expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0 · delivered 0$/m);
     expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · quarantined 1 · ignored 0/m);
     expect(text).toMatch(/^Quarantined\s+1 in the last 24 h, 1 in all$/m);
     expect(text).toMatch(/^decisions\s+never\s+—/m);
