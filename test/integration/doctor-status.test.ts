@@ -231,7 +231,7 @@ describe('dossier status', () => {
     expect(s.mailboxes).toEqual([{ mailbox: 'decisions', configured: true, lastPollAt: null, lastOkAt: null, lastError: null, lastUid: null }]);
 
     const text = (await dossier(['status'], env)).stdout.replace(/\n {20,}/g, ' '); // wrapped lines joined back (80 columns)
-    expect(text).toMatch(/^Outbox\s+queued \d+ · sending 0 · sent 0 · failed 0 · bounced 0 · cancelled 0$/m);
+    expect(text).toMatch(/^Outbox\s+queued \d+\s+·\s+sending 0\s+·\s+sent 0\s+·\s+delivered 0\s+·\s+failed 0\s+·\s+bounced 0\s+·\s+cancelled 0$/m);
     expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · quarantined 1 · ignored 0/m);
     expect(text).toMatch(/^Quarantined\s+1 in the last 24 h, 1 in all$/m);
     expect(text).toMatch(/^decisions\s+never\s+—/m);
