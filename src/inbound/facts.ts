@@ -46,7 +46,9 @@ SELECT
 /** `journalId`: the message's journal row (the rate limit counts the sender's messages up to it). */
 export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
-  const refs = refsNamed(m.subject, [...m.deliveredTo, ...m.to.map((x) => x.address), ...m.cc.map((x) => x.address)]);
+  // The forwarded mail's own subject counts too: a bank's reply to our package keeps our tag there
+  // when the manager's subject has none.
+  const refs = [...new Set([...refsNamed(m.subject, [...m.deliveredTo, ...m.to.map((x) => x.address), ...m.cc.map((x) => x.address)]), ...refsNamed(m.forwarded?.subject ?? '', [])])];
   const from = m.from?.address.toLowerCase() ?? null;
   // Staff mail may name its record only by the client's name: matched in memory against the pass's
   // name index, and the matching records read in the same statement as the rest.

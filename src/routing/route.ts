@@ -34,6 +34,8 @@ export interface RoutingFacts {
 /** A DSN's per-recipient lines (the parse helper adds them; older parses carry only `recipients`). */
 interface Delivery { address: string; action: string; status: string | null; diagnostic: string | null }
 
+/** How many candidate records a refusal names at most. */
+const MAX_CANDIDATES = 5;
 const domainOf = (a: string) => a.slice(a.lastIndexOf('@') + 1).toLowerCase();
 const bare = (a: string) => (/<([^>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase();
 
@@ -90,6 +92,15 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
       seen.push(`subject tag ${ref}`);
     }
   }
+  if (!ref) {
+    // A forwarded bank mail whose own subject carries our tag ("Re: [DL-2026-01005 ljsqp4]").
+    const known = [...new Set(parseSubjectTags(m.forwarded?.subject ?? '').map((t) => t.ref).filter((r) => facts.records.has(r)))];
+    if (known.length === 1) {
+      ref = known[0]!;
+      via = 'subject';
+      seen.push(`subject tag ${ref} of the forwarded mail`);
+    }
+  }
 
   const isStaff = from !== null && facts.staff.has(from);
   let ambiguousNames: string[] = [];
@@ -98,12 +109,20 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
       ref = facts.nameMatches[0]!;
       via = 'name';
       seen.push(`the client's name of ${ref}`);
-    } else if (facts.nameMatches.length > 1) ambiguousNames = facts.nameMatches;
+    } else if (facts.nameMatches.length > 1) {
+      // A handful to show, never a list of every record: the count says the rest.
+      ambiguousNames = facts.nameMatches.slice(0, MAX_CANDIDATES);
+      if (facts.nameMatches.length > MAX_CANDIDATES) ambiguousNames.push(`… ${facts.nameMatches.length - MAX_CANDIDATES} more`);
+    }
   }
   const record = ref ? (facts.records.get(ref) ?? null) : null;
 
   let speaker: Speaker;
-  if (isStaff && from) {
+  if (m.fromCount > 1) {
+    // Several From addresses (or From headers): whoever else is named, nobody is authorised by it.
+    speaker = { kind: 'unknown', address: from };
+    seen.push(`${m.fromCount} From addresses (${m.fromAddresses.map((a) => a.address).join(', ')}): none of them is trusted`);
+  } else if (isStaff && from) {
     speaker = { kind: 'staff', address: from, verified: facts.staffAuthPassed !== false };
     seen.push(`from staff address ${from}${facts.staffAuthPassed === null ? '' : facts.staffAuthPassed ? ', authenticated' : ', NOT authenticated'}`);
   } else if (tokenParty && from) {
@@ -146,6 +165,8 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   if (speaker.kind === 'unknown' && speaker.claimedParty) {
     return { ...base, kind: 'quarantine', reason: `the reply token of ${speaker.claimedParty} was used from ${from ?? 'an unknown address'}, which is not theirs` };
   }
+  if (m.fromCount > 1) return { ...base, kind: 'quarantine', reason: `the message names ${m.fromCount} senders (${m.fromAddresses.map((a) => a.address).join(', ')}): several From addresses never authorise anything` };
+  if (m.outlookMsg === 'message') return { ...base, kind: 'quarantine', reason: 'an Outlook .msg file, not an email: save it from Outlook as .eml (or forward the message) and send that' };
   if (record) return { ...base, kind: 'quarantine', reason: `unknown sender ${from ?? '(none)'}: a reference number alone authorises nothing` };
   return { ...base, kind: 'quarantine', reason: `unknown sender ${from ?? '(none)'} and no record found` };
 }

@@ -8,6 +8,7 @@ import { cut } from '../../text/clean.js';
 import { fieldRoles } from '../facts.js';
 import type { DecisionSummary } from '../notify.js';
 import type { ActContext, Decision } from './context.js';
+import { calendarDate } from '../../text/calendar-date.js';
 
 // A bank's or insurer's decision, forwarded by authenticated staff: the decision fields (their ids
 // from field-schemas/roles.yaml) set in the deciding party's section, the record's status moved by
@@ -39,7 +40,10 @@ export async function applyDecision(x: ActContext, i: Extract<Intent, { kind: 's
     const fields = missing.map((r) => fieldOf(r) ?? r);
     throw new DecisionRefused({ code: 'no-decision-fields', type: record.type, version: ctx.schema.version, fields, kind: party.kind }, `${record.type} v${ctx.schema.version} has no ${fields.join(', ')} field for a ${party.kind}`);
   }
-  const date = (m.forwarded?.date ?? m.date ?? new Date()).toISOString().slice(0, 10);
+  // The bank's own date when the forward carries it, else the manager's: the calendar day in the
+  // sender's offset (or the business time zone), never the UTC day.
+  const when = m.forwarded?.date ? { at: m.forwarded.date, offset: m.forwarded.dateOffset } : m.date ? { at: m.date, offset: m.dateOffset } : { at: new Date(), offset: null };
+  const date = calendarDate(when.at, when.offset, app.config.deadlines.timeZone);
   const values: [FieldRole, unknown][] = [['decision', cmd.decision], ['decision_date', date], ...(cmd.amount ? [['decision_amount', cmd.amount] as [FieldRole, unknown]] : []), ...(cmd.comment ? [['decision_comment', cut(cmd.comment, 1000)] as [FieldRole, unknown]] : [])];
   await applyAssignments(c, ctx, actor, values.map(([r, raw]) => ({ party: party.key, field: fieldOf(r)!, raw })), { source: 'message', origin: m.messageId ?? `journal:${x.row.id}` });
 
