@@ -29,6 +29,8 @@ export interface RoutingFacts {
   /** Messages journaled from this sender in the last hour, and the limit. */
   senderCount: number;
   perSenderPerHour: number;
+  /** An earlier journal row with the same Message-ID from the same sender, already processed: a re-delivery. */
+  repeatOf?: number | null;
 }
 
 /** A DSN's per-recipient lines (the parse helper adds them; older parses carry only `recipients`). */
@@ -43,6 +45,9 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   const from = m.from?.address.toLowerCase() ?? null;
   const none = { record: null, speaker: { kind: 'unknown', address: from } as Speaker, via: null };
   if (m.ours) return { ...none, kind: 'noise', reason: 'our own message came back (X-Dossier-Loop)', facts: ['X-Dossier-Loop header is ours'] };
+  // Exactly once by meaning: the same Message-ID from the same sender is one message, whether it was
+  // delivered again (one more Received: line) or copied into a second mailbox. Replay is explicit.
+  if (facts.repeatOf) return { ...none, kind: 'noise', reason: `a copy of message #${facts.repeatOf} (the same Message-ID from the same sender), already processed`, facts: [`same Message-ID and sender as #${facts.repeatOf}`] };
   if (m.bounce) return routeReport(m, m.bounce, facts, none);
   if (m.auto) return { ...none, kind: 'noise', reason: m.auto === 'list' ? 'mailing-list or bulk mail (Precedence/List-Id)' : 'auto-reply (never answered)', facts: [`auto: ${m.auto}`] };
   if (from && facts.senderCount > facts.perSenderPerHour) {

@@ -149,4 +149,18 @@ describe('mail routing on real-world shapes', () => {
     expect(row.reason).toContain('Outlook .msg');
     expect(row.reason).not.toContain('unknown sender');
   });
+
+  it('applies a re-delivered message once: the same Message-ID from the same sender, one more Received line', async () => {
+    const ref = await newDeal();
+    const raw = forwardAsAttachment({ id: 'redelivered', subject: `FW: [${ref}] Решение банка`, command: 'одобрено, сумма 1 100 000', bankDate: 'Thu, 3 Dec 2026 12:00:00 +0300', bankSubject: 'Решение по заявке' });
+    const first = await ingest('first.eml', raw);
+    expect(first.row).toMatchObject({ outcome: 'applied', ref });
+    const again = Buffer.concat([Buffer.from('Received: from mx2.dossier.example by mx.dossier.example; Thu, 3 Dec 2026 12:05:00 +0300\r\n'), raw]);
+    const second = await ingest('second.eml', again);
+    expect(second.row.outcome).toBe('ignored');
+    expect(second.row.reason).toContain(`a copy of message #${first.row.id}`);
+    expect(second.row.outbox ?? []).toEqual([]);
+    const decisions = await sql<{ n: number }>("SELECT count(*)::int AS n FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.kind = 'field_set' AND e.field = 'decision'", [ref]);
+    expect(decisions[0]!.n).toBe(1);
+  });
 });
