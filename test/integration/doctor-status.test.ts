@@ -122,9 +122,9 @@ describe('dossier doctor', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
     const port = (silent.address() as net.AddressInfo).port;
     try {
-      const t0 = Date.now();
       const r = await doctor({ DOSSIER_MAIL__SMTP__PORT: String(port) }, ['--timeout', '2']);
-      expect(Date.now() - t0).toBeLessThan(15_000);
+      // Its own time limit ended the check (no wall-clock bound here: the suite runs on busy machines).
+      expect(r.check('mail transport').message).toContain('no answer within 2 s');
       expect(r.code).toBe(2);
       expect(r.check('mail transport')).toMatchObject({ status: 'FAIL' });
       expect(r.check('mail transport').hint).toContain('mail.smtp');

@@ -110,15 +110,12 @@ describe('dossier worker', () => {
       bankSubject: 'Решение по заявке Смирнов Алексей Викторович',
       bankText: 'По заявке клиента Смирнов Алексей Викторович принято положительное решение: сумма 1 500 000 руб.',
     });
-    const t0 = Date.now();
     await appendAll(user, [approval]);
     const [row] = await until('the approval to be applied', async () => {
       const rows = await sql<{ outcome: string; reason: string }>("SELECT outcome, reason FROM inbound_messages WHERE message_id = '<worker-approval-1@dossier.example>' AND outcome IS NOT NULL");
       return rows.length ? rows : null;
-    }, 10_000);
-    const latency = Date.now() - t0;
-    expect(row!.outcome).toBe('applied');
-    expect(latency).toBeLessThan(10_000); // "within seconds"; the benchmark measures it properly
+    }, 60_000); // well under the 120 s poll: only IDLE gets it here, even on a busy machine
+    expect(row!.outcome).toBe('applied'); // IDLE latency itself is measured by bench/idle.mjs, not here
     const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
     expect(rec!.status).toBe('decided');
     const [amount] = await sql<{ value: string }>(

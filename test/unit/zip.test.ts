@@ -220,7 +220,6 @@ describe('writeZip', () => {
       peak = Math.max(peak, process.memoryUsage().rss);
       inFlight = Math.max(inFlight, produced - out.bytesWritten);
     }, 5);
-    const started = Date.now();
     try {
       const result = await writeZip([{ name: 'Сканы/Большой скан.tif', source: lazyRandom(total, h), size: total, compress: false }], out);
       peak = Math.max(peak, process.memoryUsage().rss);
@@ -235,7 +234,6 @@ describe('writeZip', () => {
     }
     expect(inFlight).toBeLessThan(16 * 1024 * 1024);
     expect(peak - before).toBeLessThan(100 * 1024 * 1024);
-    expect(Date.now() - started).toBeLessThan(10_000);
   }, 30_000);
 
   describe('failures', () => {
