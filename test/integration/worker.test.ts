@@ -144,7 +144,7 @@ describe('dossier worker', () => {
     expect(lines.filter((l) => l.event === 'intake').map((l) => l.outcome)).toEqual(['applied', 'applied']);
     expect(lines.filter((l) => l.event === 'mail' && l.outcome === 'sent')).toHaveLength(2);
     expect(lines.at(-1)).toMatchObject({ event: 'worker_stopped' });
-  }, 60_000);
+  }, 180_000);
 
   it('pack send --background: a running worker builds the package and sends it, in the name of who asked', async () => {
     const user = `intake${++userNo}`;
