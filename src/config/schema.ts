@@ -199,8 +199,9 @@ export const ConfigSchema = z
       shutdownTimeoutSeconds: z.number().min(1).default(30),
     }),
     notifications: z.strictObject({
-      /** The language of the mail and text messages intake writes (confirmations, refusals, client notices). */
-      language: z.enum(['ru', 'en']).default('ru'),
+      /** The language of the mail and text messages intake writes (confirmations, refusals, client
+       *  notices), when it should differ from the top-level `language`; null: that one. */
+      language: z.enum(LANGUAGES).nullable().default(null),
       sms: z.strictObject({
         gateway: z.enum(['none', 'file', 'http']),
         fileDir: z.string().nullable().default(null),

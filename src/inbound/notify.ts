@@ -15,7 +15,7 @@ import type { ParsedMessage } from './types.js';
 // Every message intake writes — the confirmation of an applied decision, the refusal of a staff
 // message that changed nothing, the acknowledgement of a party's documents, the notices to the
 // record's participants and to the client (email and SMS) — from templates/_notify, in the
-// configured language (notifications.language) and, for the client, in the record type's wording.
+// configured language (notifications.language, else the top-level language) and, for the client, in the record type's wording.
 // Outbox rows and SMS rows are written in the caller's transaction.
 
 export type Lang = 'ru' | 'en';
@@ -92,7 +92,7 @@ function explain(lang: Lang, p: Problem): { reason: string; hint: string } {
 }
 
 export function createNotifier(app: App, c: DbClient, actor: Actor, m: ParsedMessage): Notifier {
-  const lang: Lang = app.config.notifications.language;
+  const lang: Lang = app.config.notifications.language ?? app.config.language;
   const outbox: OutboxRow[] = [];
   const dir = path.join(app.templatesDir, '_notify', lang);
   /** `<lang>/<type>/<name>` when the record type has its own wording, else `<lang>/<name>`. */
