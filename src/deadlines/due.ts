@@ -2,8 +2,7 @@ import type { Actor, App } from '../app.js';
 import type { Config } from '../config/schema.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
 import { enqueueMail } from '../outbound/outbox.js';
-import { tokenSecret } from '../outbound/settings.js';
-import { replyAddress, replyToken, subjectTag } from '../outbound/tokens.js';
+import { replyAddress, subjectTag } from '../outbound/tokens.js';
 import { recordEvent } from '../records/events.js';
 import { addDays, calendarOf, localDay, workingDaysBetween } from './calendar.js';
 
@@ -135,7 +134,6 @@ export async function sendReminders(app: App, actor: Actor, opts: { now?: Date }
   const overdue = (await computeDue(app, { now })).filter((i) => i.state === 'overdue');
   const out: ReminderOutcome[] = [];
   const done = new Set<string>();
-  const secret = await tokenSecret(app);
   for (const item of overdue) {
     const key = `${item.recordId}:${item.partyId}`;
     if (done.has(key)) continue; // one reminder per counterparty and record, for its earliest overdue step
@@ -148,15 +146,17 @@ export async function sendReminders(app: App, actor: Actor, opts: { now?: Date }
       if (last && now.getTime() - last.getTime() < intervalMs) return void out.push({ ref: item.ref, party: item.party, step: item.step, outbox: null, skipped: `reminded ${last.toISOString()}` });
       const to = await humanAddresses(c, item.emails);
       if (!to.length) return void out.push({ ref: item.ref, party: item.party, step: item.step, outbox: null, skipped: 'no address that is not an auto-responder' });
-      const token = replyToken(secret, item.ref, item.party);
+      // The token the party already holds (issued with its package): a reminder neither renews nor
+      // revives one, so a revoked or expired token stays so.
+      const token = (await c.query<{ reply_token: string | null }>('SELECT reply_token FROM record_parties WHERE record_id = $1 AND party_id = $2 AND reply_token IS NOT NULL LIMIT 1', [item.recordId, item.partyId])).rows[0]?.reply_token ?? null;
       const tz = app.config.deadlines.timeZone;
       const row = await enqueueMail(app, c, actor, {
         recordId: item.recordId,
         partyId: item.partyId,
         kind: 'notification',
         to,
-        replyTo: replyAddress(app.config.mail.intakeAddress, item.ref, token),
-        subject: `${subjectTag(item.ref, token)} Напоминание: ожидаем ${STEP_RU[item.step]} по заявке ${item.ref}`,
+        replyTo: token ? replyAddress(app.config.mail.intakeAddress, item.ref, token) : app.config.mail.intakeAddress,
+        subject: `${token ? subjectTag(item.ref, token) : subjectTag(item.ref)} Напоминание: ожидаем ${STEP_RU[item.step]} по заявке ${item.ref}`,
         text: [
           'Здравствуйте!',
           '',
