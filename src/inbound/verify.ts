@@ -107,7 +107,9 @@ export function mtaVerdict(settings: Config['intake']['staffAuth'], fields: Head
   if (!id || !mta) return no('intake.staffAuth.mode is mta but trustedAuthServId or mtaHostname is not set');
   const received = fields.findIndex((f) => f.name === 'received' && same(receivedBy(f.value) ?? '', mta));
   if (received < 0) return no(`no Received header by our MTA ${mta}: the message did not come through it, so its Authentication-Results prove nothing`);
-  const arIndex = fields.findIndex((f) => f.name === 'authentication-results' && same(authServIdOf(f.value) ?? '', id));
+  // The authserv-id is a string compared as written (RFC 8601 §2.5, case aside): "mx.dossier.example."
+  // is not our MTA's id, however DNS would read it.
+  const arIndex = fields.findIndex((f) => f.name === 'authentication-results' && (authServIdOf(f.value) ?? '').trim().toLowerCase() === id.trim().toLowerCase());
   if (arIndex < 0 || arIndex > received) return no(`no Authentication-Results from our MTA (${id}) above its Received header`);
   let results: AuthResult[];
   try {

@@ -73,6 +73,9 @@ describe('mode mta: our own MTA\'s Authentication-Results', () => {
     expect((await verdict(['Authentication-Results: spamfilter.corp.example; spam=pass', PASS, OUR_RECEIVED])).ok).toBe(true);
     expect((await verdict([PASS.replace('mx.corp.example;', 'mx.evil.example;'), OUR_RECEIVED])).ok).toBe(false);
     expect((await verdict([PASS.replace('mx.corp.example;', 'mx.corp.example.evil.example;'), OUR_RECEIVED])).ok).toBe(false);
+    // The authserv-id is a string, not a host name: a trailing dot makes it another id (found by the hostile corpus).
+    expect((await verdict([PASS.replace('mx.corp.example;', 'mx.corp.example.;'), OUR_RECEIVED])).ok).toBe(false);
+    expect((await verdict([PASS.replace('mx.corp.example;', 'MX.Corp.Example;'), OUR_RECEIVED])).ok).toBe(true);
     expect((await verdict([`Authentication-Results: mx.evil.example (${PASS.slice(24)}); dkim=none`, OUR_RECEIVED])).ok).toBe(false);
   });
 
