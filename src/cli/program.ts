@@ -527,6 +527,7 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--phone <phone>', 'phone number ("" to clear)')
     .option('--kind <kind>', 'client, bank, insurer, broker, lessor, workshop, lawyer')
     .option('--profile <folder>', 'package profile templates/<folder>/package.yaml, for a party with none of its own ("" to clear)')
+    .option('--domain <domain>', 'a mail domain of the party\'s own, any address there speaks for it (never a public provider); replaces all, repeat for more ("" to clear)', list)
     .action(action((app, key: string, o: PartyEditOptions) => partyEdit(app, actor(), key, o), renderPartyEdit));
   party
     .command('list')

@@ -6,6 +6,7 @@ import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { recordEvent } from './events.js';
 import { getRecord } from './records.js';
+import { partyDomainProblems } from '../inbound/party-sender.js';
 
 export interface PartyRow {
   id: number;
@@ -16,6 +17,8 @@ export interface PartyRow {
   phone: string | null;
   /** templates/<profile>/package.yaml, tried after the party's key and kind; null: none chosen. */
   profile: string | null;
+  /** Mail domains of the party's own (never a public provider's): any address there speaks for it. */
+  domains: string[];
   created_at: Date;
 }
 
@@ -195,7 +198,7 @@ export async function unlinkParty(db: Db, actor: Actor, ref: string, partyKey: s
   });
 }
 
-export interface PartyChanges { profile?: string | null | undefined; name?: string | undefined; emails?: string[] | undefined; addEmails?: string[] | undefined; removeEmails?: string[] | undefined; phone?: string | null | undefined; kind?: string | undefined }
+export interface PartyChanges { domains?: string[] | undefined; profile?: string | null | undefined; name?: string | undefined; emails?: string[] | undefined; addEmails?: string[] | undefined; removeEmails?: string[] | undefined; phone?: string | null | undefined; kind?: string | undefined }
 
 /** Corrects a party's name, addresses, phone or kind; one audit event per changed setting. */
 export async function editParty(db: Db, config: Config, actor: Actor, key: string, ch: PartyChanges): Promise<{ party: PartyRow; changed: string[] }> {
@@ -213,11 +216,13 @@ export async function editParty(db: Db, config: Config, actor: Actor, key: strin
     const problems = partyProblems(config, next);
     const profile = ch.profile === undefined ? p.profile : ch.profile?.trim() || null;
     if (profile !== null && !KEY.test(profile)) problems.push(`profile "${profile}" must be the name of a folder under templates/ (e.g. bank-sever)`);
+    const domains = ch.domains ? [...new Set(lower(ch.domains))] : [...(p.domains ?? [])];
+    if (ch.domains) problems.push(...partyDomainProblems(domains));
     if (problems.length) throw new DossierError('PARTY_INVALID', `Party "${p.key}": ${problems.join('; ')}. Nothing was changed.`, { details: { problems } });
-    const after = { ...next, profile };
-    const changed = (['kind', 'name', 'emails', 'phone', 'profile'] as const).filter((f) => JSON.stringify(p[f] ?? null) !== JSON.stringify(after[f] ?? null));
+    const after = { ...next, profile, domains };
+    const changed = (['kind', 'name', 'emails', 'phone', 'profile', 'domains'] as const).filter((f) => JSON.stringify(p[f] ?? null) !== JSON.stringify(after[f] ?? null));
     if (!changed.length) return { party: p, changed };
-    const row = (await c.query<PartyRow>('UPDATE parties SET kind = $2, name = $3, emails = $4, phone = $5, profile = $6, updated_at = now() WHERE id = $1 RETURNING *', [p.id, next.kind, next.name, next.emails, next.phone ?? null, profile])).rows[0]!;
+    const row = (await c.query<PartyRow>('UPDATE parties SET kind = $2, name = $3, emails = $4, phone = $5, profile = $6, domains = $7, updated_at = now() WHERE id = $1 RETURNING *', [p.id, next.kind, next.name, next.emails, next.phone ?? null, profile, domains])).rows[0]!;
     for (const f of changed) await recordEvent(c, actor, { partyId: p.id, kind: 'party_changed', field: f, oldValue: p[f] ?? null, newValue: row[f] ?? null });
     return { party: row, changed };
   });

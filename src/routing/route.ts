@@ -142,7 +142,7 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
 
   if (speaker.kind === 'staff') {
     if (!speaker.verified) {
-      return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} is not authenticated: ${facts.staffAuthReason ?? 'no passing DKIM/DMARC result'}` };
+      return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} without a passing DKIM/DMARC result: ${facts.staffAuthReason ?? 'no check passed'}` };
     }
     const cmd = parseStatusReply(m.ownText);
     if (cmd.kind === 'none') {

@@ -12,6 +12,9 @@ export interface FixtureRefs {
   secret: string;
   /** The Message-ID of our latest package email to this party. */
   messageIdOf(party: string): Promise<string>;
+  /** Made part of each message's own Message-ID, so that telling the story again sends new mail
+   *  (intake takes the same Message-ID from the same sender once). */
+  messageIdTag?: string;
 }
 
 export async function fillMailFixture(raw: string, refs: FixtureRefs, now = new Date()): Promise<string> {
@@ -23,5 +26,10 @@ export async function fillMailFixture(raw: string, refs: FixtureRefs, now = new 
     .replace(/\{\{DATE\}\}/g, now.toUTCString().replace('GMT', '+0000'))
     .replace(/\{\{TOKEN:([a-z0-9-]+)\}\}/g, (_m, party: string) => replyToken(refs.secret, refOf(party), party));
   for (const m of out.matchAll(/\{\{OUTBOX_MESSAGE_ID:([a-z0-9-]+)\}\}/g)) out = out.replaceAll(m[0], await refs.messageIdOf(m[1]!));
+  if (refs.messageIdTag) {
+    // The message's own Message-ID only (the first such header), not those it quotes or replies to.
+    const tag = refs.messageIdTag.toLowerCase();
+    out = out.replace(/^(Message-ID:\s*<)([^@>\r\n]+)@/im, (_m, head: string, local: string) => `${head}${local}.${tag}@`);
+  }
   return out;
 }

@@ -122,7 +122,7 @@ describe('a manager forwards a bank decision', () => {
   it('quarantines a spoofed approval (no passing DKIM from our server) and tells the real manager', async () => {
     const r = await ingest(approval('spoof-1', { auth: null, command: 'одобрено, сумма 9 900 000' }));
     expect(r.outcome).toBe('quarantined');
-    expect(r.reason).toContain('is not authenticated');
+    expect(r.reason).toContain('without a passing DKIM/DMARC result');
     expect(await decisionOf(deal, 'bank-sever')).toMatchObject({ decision_amount: '1500000.00' });
     const [warn] = await sql<{ to_addresses: string[] }>('SELECT to_addresses FROM outbox WHERE id = ANY($1)', [r.outbox]);
     expect(warn!.to_addresses).toEqual(['manager@dossier.example']);

@@ -163,4 +163,18 @@ describe('mail routing on real-world shapes', () => {
     const decisions = await sql<{ n: number }>("SELECT count(*)::int AS n FROM events e JOIN records r ON r.id = e.record_id WHERE r.ref = $1 AND e.kind = 'field_set' AND e.field = 'decision'", [ref]);
     expect(decisions[0]!.n).toBe(1);
   });
+
+  it('lets staff declare a party\'s own mail domains, never a public provider\'s, audited', async () => {
+    const add = await dossier(['party', 'add', 'lawyer-kovalev', '--kind', 'lawyer', '--name', 'Ковалёв и партнёры', '--email', 'i.kovalev@kovalev-law.example'], env);
+    expect(add.code, add.stderr).toBe(0);
+    const gmail = await dossier(['party', 'edit', 'lawyer-kovalev', '--domain', 'gmail.com'], env);
+    expect(gmail.code).toBe(1);
+    expect(gmail.stderr).toContain('"gmail.com" is a public mail provider');
+    const ok = await dossier(['party', 'edit', 'lawyer-kovalev', '--domain', 'Kovalev-Law.example'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    const [row] = await sql<{ domains: string[] }>("SELECT domains FROM parties WHERE key = 'lawyer-kovalev'");
+    expect(row!.domains).toEqual(['kovalev-law.example']);
+    const events = await sql<{ field: string; new_value: unknown }>("SELECT e.field, e.new_value FROM events e JOIN parties p ON p.id = e.party_id WHERE p.key = 'lawyer-kovalev' AND e.kind = 'party_changed'");
+    expect(events).toEqual([{ field: 'domains', new_value: ['kovalev-law.example'] }]);
+  });
 });

@@ -70,7 +70,7 @@ describe('staff mail verified with mailauth', () => {
   });
 
   it('quarantines the same command unsigned, signed by another domain, or changed after signing', async () => {
-    expect((await ingest(app, approval('unsigned-1'), 'u.eml')).reason).toContain('is not authenticated');
+    expect((await ingest(app, approval('unsigned-1'), 'u.eml')).reason).toContain('without a passing DKIM/DMARC result');
     expect((await ingest(app, await sign(approval('evil-1'), 'evil.example'), 'e.eml')).outcome).toBe('quarantined');
     const signed = (await sign(approval('tampered-1'), 'dossier.example')).toString('utf8').replace('сумма 1 500 000', 'сумма 9 900 000');
     const t = await ingest(app, Buffer.from(signed), 't.eml');

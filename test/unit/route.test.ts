@@ -80,6 +80,11 @@ describe('route: the intent of a message', () => {
     const reply = { subject: `Re: [${deal.ref} ${token}] Пакет`, ownText: 'Претензия во вложении.' };
     expect(route(msg({ ...reply, from: from('a.ershov@ershov-law.example') }), facts())).toMatchObject({ kind: 'party-documents', party: { key: 'lawyer-ershov' }, via: 'token' });
     expect(route(msg({ ...reply, from: from('mallory@evil.example') }), facts())).toMatchObject({ kind: 'quarantine', reason: expect.stringContaining('reply token of lawyer-ershov') });
+    // Another address at the party's domain: only when the party declared that domain as its own.
+    expect(route(msg({ ...reply, from: from('secretary@ershov-law.example') }), facts())).toMatchObject({ kind: 'quarantine', reason: expect.stringContaining('reply token of lawyer-ershov') });
+    const withDomain = { ...deal, parties: deal.parties.map((p) => (p.key === 'lawyer-ershov' ? { ...p, domains: ['ershov-law.example'] } : p)) };
+    expect(route(msg({ ...reply, from: from('secretary@ershov-law.example') }), facts({ records: new Map([[deal.ref, withDomain]]) }))).toMatchObject({ kind: 'party-documents', party: { key: 'lawyer-ershov' } });
+    expect(route(msg({ ...reply, from: from('secretary@sub.ershov-law.example') }), facts({ records: new Map([[deal.ref, withDomain]]) }))).toMatchObject({ kind: 'quarantine' });
     expect(route(msg({ subject: `[${deal.ref}]`, from: from('a.ershov@ershov-law.example') }), facts())).toMatchObject({ kind: 'quarantine', reason: expect.stringContaining('a reference number alone authorises nothing') });
     expect(route(msg({ inReplyTo: sent.message_id, from: from('n.pavlova@bank-sever.example') }), facts())).toMatchObject({ kind: 'quarantine', via: 'reply', record: { ref: deal.ref } });
   });

@@ -171,7 +171,7 @@ async function placeholders(app: App, deal: string, claim: string): Promise<(raw
   const secret = await tokenSecret(app);
   const messageIdOf = async (party: string) =>
     (await app.db.query<{ message_id: string }>('SELECT o.message_id FROM outbox o JOIN records r ON r.id = o.record_id JOIN parties p ON p.id = o.party_id WHERE r.ref = $1 AND p.key = $2 ORDER BY o.id DESC LIMIT 1', [party.startsWith('lawyer') ? claim : deal, party])).rows[0]?.message_id ?? '<none@dossier.example>';
-  return (raw) => fillMailFixture(raw, { deal, claim, secret, messageIdOf });
+  return (raw) => fillMailFixture(raw, { deal, claim, secret, messageIdOf, messageIdTag: deal });
 }
 
 /** The manager keeps the record's tag in the subject when forwarding (as the confirmation asks). */

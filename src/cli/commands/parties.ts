@@ -34,7 +34,7 @@ export async function recordLink(app: App, actor: Actor, o: { ref: string; party
   return { ref: rec.ref, party: o.party, role: o.role, created };
 }
 
-export interface PartyEditOptions { name?: string; email?: string[]; addEmail?: string[]; removeEmail?: string[]; phone?: string; kind?: string; profile?: string }
+export interface PartyEditOptions { domain?: string[]; name?: string; email?: string[]; addEmail?: string[]; removeEmail?: string[]; phone?: string; kind?: string; profile?: string }
 
 /** `party edit`: corrects a party; only the settings given change, each change audited. */
 export async function partyEdit(app: App, actor: Actor, key: string, o: PartyEditOptions) {
@@ -47,9 +47,11 @@ export async function partyEdit(app: App, actor: Actor, key: string, o: PartyEdi
     phone: o.phone === undefined ? undefined : o.phone.trim() === '' ? null : o.phone,
     kind: o.kind,
     profile: o.profile === undefined ? undefined : o.profile.trim() === '' ? null : o.profile,
+    // --domain "" clears the list.
+    domains: o.domain && o.domain.length ? o.domain.filter((d) => d.trim() !== '') : undefined,
   };
   if (Object.values(ch).every((v) => v === undefined)) {
-    throw new DossierError('USAGE', 'Say what to change: --name, --email (replaces all), --add-email, --remove-email, --phone, --kind or --profile.', { hint: `dossier party edit ${key} --name "ООО «Новое имя»"` });
+    throw new DossierError('USAGE', 'Say what to change: --name, --email (replaces all), --add-email, --remove-email, --phone, --kind, --profile or --domain.', { hint: `dossier party edit ${key} --name "ООО «Новое имя»"` });
   }
   return editParty(app.db, app.config, actor, key, ch);
 }
