@@ -79,3 +79,20 @@ describe('a bank approval forwarded by a manager is applied despite', () => {
     expect(r).toMatchObject({ outcome: 'applied', ref });
   });
 });
+
+describe('headers of mail from outside, as the journal keeps them', () => {
+  const subjectOf = async (id: number) => (await sql<{ subject: string }>('SELECT subject FROM inbound_messages WHERE id = $1', [id]))[0]!.subject;
+  const plain = (headers: string[]) => Buffer.concat([...headers.map((h) => Buffer.from(h + '\r\n', 'latin1')), Buffer.from('\r\nOlá\r\n', 'latin1')]);
+
+  it('8-bit Latin-1 headers stay Latin (Portuguese, Norwegian), not Cyrillic', async () => {
+    const r = await ingest('latin1.eml', plain(['From: Håvard Sørensen <havard@example.no>', 'To: intake@dossier.example', 'Subject: Formação de preços', 'Message-ID: <latin1-1@example.no>', 'Date: Fri, 4 Dec 2026 10:00:00 +0100']));
+    expect(await subjectOf(r.id)).toBe('Formação de preços');
+  });
+
+  it('adjacent ISO-2022-JP encoded words, each decoded on its own', async () => {
+    // 日 and 本 in JIS X 0208, each word with its own escape sequences (as Japanese mailers write them).
+    const word = (jis: string) => `=?ISO-2022-JP?B?${Buffer.from(`\x1b$B${jis}\x1b(B`, 'latin1').toString('base64')}?=`;
+    const r = await ingest('jp.eml', plain(['From: tanaka@example.jp', 'To: intake@dossier.example', `Subject: ${word('F|')} ${word('K\\')}`, 'Message-ID: <jp-1@example.jp>', 'Date: Fri, 4 Dec 2026 18:00:00 +0900']));
+    expect(await subjectOf(r.id)).toBe('日本');
+  });
+});
