@@ -4,6 +4,7 @@ import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from '../records/events.js';
 import type { TokenSecrets } from './settings.js';
+import { asRef, REF_RE, TOKEN_RE } from '../text/refs.js';
 
 // Reply tokens: a short HMAC that lets one outside party (say, a lawyer who is not a user) add
 // documents to one record by replying. A bare reference number authorises nothing — refs are
@@ -22,18 +23,10 @@ import type { TokenSecrets } from './settings.js';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const TOKEN_LENGTH = 6; // 6 × 5 bits = 30 bits
-const TOKEN_RE = /^[a-z2-7]{6}$/;
-/** Refs as the records module issues them, e.g. DL-2026-00042 (compare REF_PATTERN in records). */
-const REF_RE = /^[A-Z]{1,4}-\d{4}-\d{5,}$/;
-const REF_SOURCE = '[A-Za-z]{1,4}-\\d{4}-\\d{5,}';
-// Parsing is deliberately looser than verification: any six letters/digits are taken as a token
-// candidate, and verifyToken decides. A damaged token then shows up as "token did not verify"
-// rather than silently turning into an untagged reply.
-const TOKEN_CANDIDATE = '[A-Za-z0-9]{6}';
-
+// The ref format, the tags and the plus-addresses are text/refs.ts's; this module adds the HMAC.
 function normaliseRef(ref: string): string {
-  const r = ref.trim().toUpperCase();
-  if (!REF_RE.test(r)) throw new Error(`Not a record reference: ${JSON.stringify(ref)} (expected e.g. DL-2026-00042)`);
+  const r = asRef(ref);
+  if (!r) throw new Error(`Not a record reference: ${JSON.stringify(ref)} (expected e.g. DL-2026-00042)`);
   return r;
 }
 
@@ -65,44 +58,13 @@ export function verifyToken(secret: string, ref: string, partyKey: string, token
   requireSecret(secret);
   if (typeof token !== 'string') return false;
   const given = token.trim().toLowerCase();
-  if (!TOKEN_RE.test(given) || !partyKey || !REF_RE.test(ref.trim().toUpperCase())) return false;
+  if (!TOKEN_RE.test(given) || !partyKey || !asRef(ref)) return false;
   const expected = replyToken(secret, ref, partyKey, generation);
   // Both are exactly six ASCII characters here, so the buffers have equal length.
   return timingSafeEqual(Buffer.from(given, 'ascii'), Buffer.from(expected, 'ascii'));
 }
 
-/** "[DL-2026-00042]" or "[DL-2026-00042 k7f3q9]" */
-export function subjectTag(ref: string, token?: string): string {
-  const r = normaliseRef(ref);
-  if (token === undefined) return `[${r}]`;
-  const t = token.toLowerCase();
-  if (!TOKEN_RE.test(t)) throw new Error(`Not a reply token: ${JSON.stringify(token)}`);
-  return `[${r} ${t}]`;
-}
-
-// A tag: "[", optional spaces, the ref, optionally spaces + token, optional spaces, "]". \s also
-// covers the tabs, CR/LF of an unfolded header and the no-break spaces some clients insert.
-// Anchoring on "[" and "]" is what keeps "[ABCDE-2026-00042]" or "[DL-26-42]" from counting as tags.
-const TAG_RE = new RegExp(`\\[\\s*(${REF_SOURCE})(?:\\s+(${TOKEN_CANDIDATE}))?\\s*\\]`, 'g');
-
-/**
- * Every tag in a subject, in order, duplicates removed (a thread quoting "Re: [X] Re: [X]" is one tag).
- * Refs come back upper-case, tokens lower-case. Prefixes (Re:, Fwd:, AW:, Ответ:) need no handling:
- * the tag is searched for anywhere.
- */
-export function parseSubjectTags(subject: string): { ref: string; token?: string }[] {
-  const found: { ref: string; token?: string }[] = [];
-  const seen = new Set<string>();
-  for (const m of subject.matchAll(TAG_RE)) {
-    const ref = m[1]!.toUpperCase();
-    const token = m[2]?.toLowerCase();
-    const key = `${ref} ${token ?? ''}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    found.push(token === undefined ? { ref } : { ref, token });
-  }
-  return found;
-}
+export { parseReplyAddress, parseSubjectTags, subjectTag } from '../text/refs.js';
 
 /** Plus-address for Reply-To: intake@dossier.example + DL-2026-00042 + k7f3q9 → "intake+dl-2026-00042.k7f3q9@dossier.example" */
 export function replyAddress(intake: string, ref: string, token: string): string {
@@ -117,18 +79,6 @@ export function replyAddress(intake: string, ref: string, token: string): string
   if (!TOKEN_RE.test(t)) throw new Error(`Not a reply token: ${JSON.stringify(token)}`);
   // Lower case because some mail systems lower-case local parts on the way; parsing is case-blind anyway.
   return `${local}+${normaliseRef(ref).toLowerCase()}.${t}@${domain}`;
-}
-
-const ADDRESS_TAG_RE = new RegExp(`^[^@+]*\\+(${REF_SOURCE})\\.(${TOKEN_CANDIDATE})@[^@]+$`);
-
-/** The reverse, tolerant of case and of a display name around it: null when the address carries no tag. */
-export function parseReplyAddress(address: string): { ref: string; token: string } | null {
-  let a = address.trim();
-  const angle = /<([^<>]*)>\s*$/.exec(a);
-  if (angle) a = angle[1]!.trim();
-  const m = ADDRESS_TAG_RE.exec(a);
-  if (!m) return null;
-  return { ref: m[1]!.toUpperCase(), token: m[2]!.toLowerCase() };
 }
 
 // ── Tokens in circulation: issued, expiring, revocable (table reply_tokens) ──────────────────────
