@@ -6,7 +6,6 @@ import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { DossierError, isDossierError } from '../errors.js';
 import { recordEvent } from './events.js';
 import { getRecord } from './records.js';
-import { partyDomainProblems } from '../inbound/party-sender.js';
 
 export interface PartyRow {
   id: number;
@@ -217,7 +216,8 @@ export async function editParty(db: Db, config: Config, actor: Actor, key: strin
     const profile = ch.profile === undefined ? p.profile : ch.profile?.trim() || null;
     if (profile !== null && !KEY.test(profile)) problems.push(`profile "${profile}" must be the name of a folder under templates/ (e.g. bank-sever)`);
     const domains = ch.domains ? [...new Set(lower(ch.domains))] : [...(p.domains ?? [])];
-    if (ch.domains) problems.push(...partyDomainProblems(domains));
+    // Loaded only here: the mail-authentication modules behind it stay out of every other command's start-up.
+    if (ch.domains) problems.push(...(await import('../inbound/party-sender.js')).partyDomainProblems(domains));
     if (problems.length) throw new DossierError('PARTY_INVALID', `Party "${p.key}": ${problems.join('; ')}. Nothing was changed.`, { details: { problems } });
     const after = { ...next, profile, domains };
     const changed = (['kind', 'name', 'emails', 'phone', 'profile', 'domains'] as const).filter((f) => JSON.stringify(p[f] ?? null) !== JSON.stringify(after[f] ?? null));
