@@ -44,7 +44,7 @@ SELECT
   (SELECT count(*)::int FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id <= $4) AS sender_count,
   (SELECT min(p.id)::int FROM inbound_messages me JOIN inbound_messages p
      ON p.message_id = me.message_id AND p.from_address IS NOT DISTINCT FROM me.from_address AND p.id <> me.id
-   WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IS NOT NULL AND p.outcome <> 'failed') AS repeat_of`;
+   WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IN ('applied', 'refused')) AS repeat_of`;
 
 /** `journalId`: the message's journal row (the rate limit counts the sender's messages up to it). */
 export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number): Promise<RoutingFacts> {

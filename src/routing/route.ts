@@ -29,7 +29,9 @@ export interface RoutingFacts {
   /** Messages journaled from this sender in the last hour, and the limit. */
   senderCount: number;
   perSenderPerHour: number;
-  /** An earlier journal row with the same Message-ID from the same sender, already processed: a re-delivery. */
+  /** An earlier journal row with the same Message-ID from the same sender that was applied or answered:
+   *  this is a re-delivery. (A quarantined copy does not count: a forged copy sent first must not shut
+   *  out the real message.) */
   repeatOf?: number | null;
 }
 

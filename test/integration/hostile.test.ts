@@ -28,7 +28,10 @@ const COUNT = Number(process.env.HOSTILE_COUNT ?? 2000);
 // No wall-clock bound (the suite must pass on a busy machine): a hang is caught by the test's
 // timeout, sized for a loaded 2-core machine (~60–80 s alone); the slowest messages are logged.
 const HANG_MS = 1_200_000;
-const RSS_GROWTH_LIMIT = 300 * 1024 * 1024;
+// Peak RSS while the 52 MB message is in hand, over the start: measured +242 MB on Node 20 and +347 MB
+// on Node 22 (its V8 grows the heap further before collecting). A leak shows in the heap after GC,
+// checked below; this bound only catches a message held several times over.
+const RSS_GROWTH_LIMIT = 450 * 1024 * 1024;
 const HEAP_LEAK_LIMIT = 64 * 1024 * 1024;
 const SECRET = 'hostile-token-secret-0123456789abcdef';
 const MB = 1024 * 1024;

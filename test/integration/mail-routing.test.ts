@@ -164,6 +164,14 @@ describe('mail routing on real-world shapes', () => {
     expect(decisions[0]!.n).toBe(1);
   });
 
+  it('does not let a forged copy sent first shut out the real message with the same Message-ID', async () => {
+    const ref = await newDeal();
+    const real = forwardAsAttachment({ id: 'raced', subject: `FW: [${ref}] Решение банка`, command: 'одобрено, сумма 1 300 000', bankDate: 'Wed, 2 Dec 2026 12:00:00 +0300', bankSubject: 'Решение по заявке' });
+    const forged = Buffer.from(real.toString('latin1').replace(AR_PASS + '\r\n', ''), 'latin1');
+    expect((await ingest('forged-first.eml', forged)).row.outcome).toBe('quarantined');
+    expect((await ingest('real-second.eml', real)).row).toMatchObject({ outcome: 'applied', ref });
+  });
+
   it('lets staff declare a party\'s own mail domains, never a public provider\'s, audited', async () => {
     const add = await dossier(['party', 'add', 'lawyer-kovalev', '--kind', 'lawyer', '--name', 'Ковалёв и партнёры', '--email', 'i.kovalev@kovalev-law.example'], env);
     expect(add.code, add.stderr).toBe(0);
