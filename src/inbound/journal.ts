@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { App } from '../app.js';
 import type { Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
@@ -51,7 +50,7 @@ export async function journal(app: App, raw: Buffer, origin: Origin): Promise<{ 
   const sha256 = createHash('sha256').update(raw).digest('hex');
   const prior = (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE sha256 = $1', [sha256])).rows[0];
   if (prior) return { row: prior, duplicate: true };
-  await app.blobs.put(Readable.from([raw]));
+  await app.blobs.put(raw);
   const h = peekHeaders(raw);
   await app.db.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [sha256, raw.length]);
   const inserted = await app.db.query<JournalRow>(
@@ -123,7 +122,7 @@ export async function journalBatch(app: App, items: Arrival[]): Promise<{ row: J
     for (const i of fresh) {
       if (stored.has(shas[i]!)) continue;
       stored.add(shas[i]!);
-      if (!(await app.blobs.has(shas[i]!))) await app.blobs.put(Readable.from([items[i]!.raw]));
+      if (!(await app.blobs.has(shas[i]!))) await app.blobs.put(items[i]!.raw);
     }
     await app.db.query(`INSERT INTO blobs (sha256, size, content_type) SELECT s, n, 'message/rfc822' FROM unnest($1::text[], $2::bigint[]) AS x (s, n) ON CONFLICT DO NOTHING`, [fresh.map((i) => shas[i]), fresh.map((i) => items[i]!.raw.length)]);
     const input = fresh.map((i, ord) => {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
@@ -71,7 +70,7 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
   const messageId = newMessageId(app.config.mail.domain, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
   const { recordId, partyId, packageId, kind, ...message } = input;
   const raw = await buildMessage({ ...message, from: app.config.mail.from, messageId, date: new Date(), loopId: app.config.mail.domain });
-  const blob = await app.blobs.put(Readable.from([raw]));
+  const blob = await app.blobs.put(raw);
   await q.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [blob.sha256, blob.size]);
   const row = (
     await q.query<OutboxRow>(

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,24 +13,35 @@ export interface StoredBlob { sha256: string; size: number }
  * and a stored file can be checked against its name. Bytes are streamed, never held whole in memory.
  */
 export interface BlobStore {
-  put(source: Readable | string): Promise<StoredBlob>;
+  /** A stream, a file path, or bytes already in memory (a parsed attachment, a built email). */
+  put(source: Readable | string | Buffer): Promise<StoredBlob>;
   open(sha256: string): Promise<Readable>;
   has(sha256: string): Promise<boolean>;
 }
 
 /** Files under <root>/ab/cd/<sha256>, written to a temporary name and renamed into place. */
 export class FsBlobStore implements BlobStore {
+  /** Directories known to exist: intake stores several blobs per message, a mkdir each was measurable. */
+  private readonly made = new Set<string>();
+
   constructor(readonly root: string) {}
+
+  private async dir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
 
   pathOf(sha256: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new DossierError('INTERNAL', `not a sha256: ${sha256}`);
     return path.join(this.root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
-  async put(source: Readable | string): Promise<StoredBlob> {
+  async put(source: Readable | string | Buffer): Promise<StoredBlob> {
     const tmpDir = path.join(this.root, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
+    await this.dir(tmpDir);
     const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    if (Buffer.isBuffer(source)) return this.putBytes(source, tmp);
     const hash = createHash('sha256');
     let size = 0;
     const tap = new Transform({
@@ -44,12 +55,38 @@ export class FsBlobStore implements BlobStore {
     try {
       await pipeline(input, tap, createWriteStream(tmp, { flags: 'wx' }));
       const sha256 = hash.digest('hex');
-      const final = this.pathOf(sha256);
-      await mkdir(path.dirname(final), { recursive: true });
-      await rename(tmp, final); // atomic; the same content written twice lands on the same name
+      await this.settle(tmp, sha256);
       return { sha256, size };
     } finally {
       await rm(tmp, { force: true });
+    }
+  }
+
+  /** Bytes in memory: hashed at once, written in one call (no stream machinery per small blob). */
+  private async putBytes(bytes: Buffer, tmp: string): Promise<StoredBlob> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx' });
+      await this.settle(tmp, sha256);
+      return { sha256, size: bytes.length };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  private async settle(tmp: string, sha256: string): Promise<void> {
+    const final = this.pathOf(sha256);
+    try {
+      await this.dir(path.dirname(final));
+      await rename(tmp, final); // atomic; the same content written twice lands on the same name
+    } catch (err) {
+      // A directory removed behind our back (a restore, a cleanup): forget what we knew and try once more.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.made.clear();
+      await this.dir(path.dirname(final));
+      await this.dir(path.dirname(tmp));
+      await rename(tmp, final);
     }
   }
 

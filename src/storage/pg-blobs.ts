@@ -45,8 +45,8 @@ export class PgBlobStore implements BlobStore {
    * when the content row is inserted. Anything that goes wrong (the source fails, the connection
    * drops, the process dies) rolls back: no half-stored blob is ever visible or left behind.
    */
-  async put(source: Readable | string): Promise<StoredBlob> {
-    const input = typeof source === 'string' ? createReadStream(source) : source;
+  async put(source: Readable | string | Buffer): Promise<StoredBlob> {
+    const input = typeof source === 'string' ? createReadStream(source) : Buffer.isBuffer(source) ? Readable.from([source]) : source;
     let client;
     try {
       client = await this.db.connect();

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { attachStoredIn, type AttachResult } from '../../records/attachments.js';
 import { sniffBuffer } from '../../storage/sniff.js';
 import type { IncomingAttachment } from '../types.js';
@@ -11,7 +10,7 @@ export async function attachDocuments(x: ActContext, recordId: number, docs: Inc
   const files = [];
   for (const a of docs) {
     const sha256 = createHash('sha256').update(a.content).digest('hex');
-    if (!(await x.app.blobs.has(sha256))) await x.app.blobs.put(Readable.from([a.content]));
+    if (!(await x.app.blobs.has(sha256))) await x.app.blobs.put(a.content);
     const contentType = a.contentType || (await sniffBuffer(a.content.subarray(0, 4100)));
     files.push({ fileName: a.fileName, contentType, size: a.content.length, sha256, details: { originalName: a.originalName, messageId: x.m.messageId } });
   }
