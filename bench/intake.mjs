@@ -115,22 +115,32 @@ export async function runIntakeBench() {
   const msgs = messages();
   const dir = tempDir('dossier-bench-intake-');
   try {
-    const mp = await mailparserRate(msgs);
+    // mailparser is measured before and after each of our phases and the two rates averaged: on a
+    // shared machine the load moves between phases, and one baseline taken first skewed the ratio
+    // by up to 2× in either direction.
+    const mp0 = await mailparserRate(msgs);
     const md = await maildirRate(msgs, path.join(dir, 'maildir-home'));
+    const mp1 = await mailparserRate(msgs);
     const im = await imapRate(msgs, path.join(dir, 'imap-home'));
-    const row = (name, v, target) => `${name.padEnd(36)} ${v.rate.toFixed(0).padStart(7)} msg/s   ${mp.rate.toFixed(0).padStart(7)} msg/s   ${(v.rate / mp.rate).toFixed(2)}×   target ≥ ${target}×: ${verdict(v.rate / mp.rate >= target)}   peak RSS ${v.rss.toFixed(0)} MiB`;
+    const mp2 = im ? await mailparserRate(msgs) : mp1;
+    // The process's peak RSS only grows: the baseline's own peak is its first run's.
+    const mean = (a, b) => ({ rate: (a.rate + b.rate) / 2, ok: a.ok, rss: mp0.rss });
+    const mpMd = mean(mp0, mp1);
+    const mpIm = mean(mp1, mp2);
+    const mp = mean(mpMd, mpIm);
+    const row = (name, v, mp, target) => `${name.padEnd(36)} ${v.rate.toFixed(0).padStart(7)} msg/s   ${mp.rate.toFixed(0).padStart(7)} msg/s   ${(v.rate / mp.rate).toFixed(2)}×   target ≥ ${target}×: ${verdict(v.rate / mp.rate >= target)}   peak RSS ${v.rss.toFixed(0)} MiB`;
     console.log(`\nintake throughput, ${msgs.length} messages (the fixtures without placeholders, ${COPIES} copies each)`);
     console.log(`${''.padEnd(36)} ${'Dossier'.padStart(13)}   ${'mailparser'.padStart(13)}   ratio`);
-    console.log(row('maildir → journal → applied', md, TARGET_MAILDIR));
-    if (im) console.log(row('IMAP (Dovecot) → journal → applied', im, TARGET_IMAP));
+    console.log(row('maildir → journal → applied', md, mpMd, TARGET_MAILDIR));
+    if (im) console.log(row('IMAP (Dovecot) → journal → applied', im, mpIm, TARGET_IMAP));
     else console.log('IMAP: skipped (Dovecot is not installed: apt-get install dovecot-imapd)');
-    console.log(`peak RSS after mailparser alone: ${mp.rss.toFixed(0)} MiB`);
+    console.log(`peak RSS after mailparser alone (its first run): ${mp0.rss.toFixed(0)} MiB`);
     const rate = (v) => `${v.rate.toFixed(0)} msg/s (peak RSS ${v.rss.toFixed(0)} MiB)`;
-    const mpName = `mailparser simpleParser alone (${mp.ok}/${msgs.length} parsed)`;
+    const mpName = `mailparser simpleParser alone (${mp.ok}/${msgs.length} parsed; mean of the runs before and after)`;
     result('intake', `Intake throughput (${msgs.length} messages)`, [
-      { measure: 'Maildir → journal → applied', value: rate(md), baselineName: mpName, baseline: rate(mp), ratio: `${(md.rate / mp.rate).toFixed(2)}×`, target: `≥ ${TARGET_MAILDIR}× mailparser`, pass: md.rate / mp.rate >= TARGET_MAILDIR },
+      { measure: 'Maildir → journal → applied', value: rate(md), baselineName: mpName, baseline: rate(mpMd), ratio: `${(md.rate / mpMd.rate).toFixed(2)}×`, target: `≥ ${TARGET_MAILDIR}× mailparser`, pass: md.rate / mpMd.rate >= TARGET_MAILDIR },
       im
-        ? { measure: 'IMAP (Dovecot) → journal → applied', value: rate(im), baselineName: mpName, baseline: rate(mp), ratio: `${(im.rate / mp.rate).toFixed(2)}×`, target: `≥ ${TARGET_IMAP}× mailparser`, pass: im.rate / mp.rate >= TARGET_IMAP }
+        ? { measure: 'IMAP (Dovecot) → journal → applied', value: rate(im), baselineName: mpName, baseline: rate(mpIm), ratio: `${(im.rate / mpIm.rate).toFixed(2)}×`, target: `≥ ${TARGET_IMAP}× mailparser`, pass: im.rate / mpIm.rate >= TARGET_IMAP }
         : { measure: 'IMAP (Dovecot) → journal → applied', value: 'skipped', baselineName: 'mailparser', baseline: rate(mp), ratio: '—', target: `≥ ${TARGET_IMAP}× mailparser`, pass: null, note: 'Dovecot not installed' },
     ], [`the fixtures without placeholders, ${COPIES} copies each; mailparser only parses, Dossier parses, journals, routes and applies`]);
   } finally {
