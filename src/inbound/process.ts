@@ -3,7 +3,7 @@ import type { Actor, App } from '../app.js';
 import { isTransientDbError, withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { route } from '../routing/route.js';
-import { act } from './act/index.js';
+import { act, type Decision } from './act/index.js';
 import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type PassCache } from './facts.js';
 import type { JournalRow, Outcome } from './journal.js';
 import { createNotifier } from './notify.js';
@@ -27,7 +27,7 @@ export const knownResult = (row: JournalRow): IntakeResult => ({ id: row.id, out
 export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer; parsed?: ParsedMessage } = {}): Promise<IntakeResult | null> {
   const row0 = opts.row ?? (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1', [id])).rows[0];
   if (!row0) return null;
-  if (row0.outcome) return knownResult(row0);
+  if (row0.outcome || !row0.sha256) return row0.outcome ? knownResult(row0) : null;
   const cache = opts.cache ?? newPassCache(app);
   const raw = opts.raw ?? (await buffer(await app.blobs.open(row0.sha256)));
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
@@ -40,7 +40,7 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
       const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id) : noFacts(cache));
-      const out = await act({ app, c, actor, row, m, notify, cache }, intent);
+      const out = partial(await act({ app, c, actor, row, m, notify, cache }, intent), m);
       await recordOutcome(c, id, out, m);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };
     });
@@ -61,10 +61,18 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   }
 }
 
+/** Applied, but some part was not taken: "partial", the parts named in the reason (and in `dropped`). */
+function partial(out: Decision, m: ParsedMessage): Decision {
+  if (out.outcome !== 'applied' || !m.dropped.length) return out;
+  const named = m.dropped.slice(0, 5).map((d) => `${d.file} (${d.reason})`).join(', ');
+  const more = m.dropped.length > 5 ? ` and ${m.dropped.length - 5} more` : '';
+  return { ...out, outcome: 'partial', reason: `${out.reason}; not taken: ${named}${more}` };
+}
+
 async function recordOutcome(c: { query: (text: string, params: unknown[]) => Promise<unknown> }, id: number, out: { outcome: Outcome; reason: string; recordId?: number; partyId?: number; details?: Record<string, unknown> }, m: ParsedMessage): Promise<void> {
   await c.query(
     `UPDATE inbound_messages SET outcome = $2, reason = $3, record_id = $4, party_id = $5, details = $6, processed_at = now(), attempts = attempts + 1,
-       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject) WHERE id = $1`,
-    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null],
+       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject), dropped = $10 WHERE id = $1`,
+    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null, m.dropped.length ? JSON.stringify(m.dropped) : null],
   );
 }

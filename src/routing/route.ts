@@ -40,6 +40,7 @@ interface Delivery { address: string; action: string; status: string | null; dia
 
 /** How many candidate records a refusal names at most. */
 const MAX_CANDIDATES = 5;
+const mb = (n: number) => (n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MB` : `${Math.max(1, Math.round(n / 1024))} KB`);
 const domainOf = (a: string) => a.slice(a.lastIndexOf('@') + 1).toLowerCase();
 const bare = (a: string) => (/<([^>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase();
 
@@ -141,6 +142,15 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
     speaker = { kind: 'unknown', address: from };
   }
   const base = { record, speaker, via, facts: seen };
+
+  // Over maxMessageBytes only the headers were read: nothing is applied. A sender we know (verified
+  // staff, a party using its own token) is told why; anyone else is not answered.
+  if (m.tooLarge) {
+    const reason = `the message is ${mb(m.tooLarge.size)}, over the ${mb(m.tooLarge.limit)} limit (intake.limits.maxMessageBytes): not read`;
+    const known = (speaker.kind === 'staff' && speaker.verified) || speaker.kind === 'party';
+    if (known) return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'too-large', size: m.tooLarge.size, limit: m.tooLarge.limit }, reason: `${reason}; the sender was told` };
+    return { ...base, kind: 'quarantine', reason: `${reason}; from ${from ?? 'an unknown sender'}, not answered` };
+  }
 
   if (speaker.kind === 'staff') {
     if (!speaker.verified) {
