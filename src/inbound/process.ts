@@ -41,7 +41,7 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
       const notify = createNotifier(app, c, actor, m);
       const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id) : noFacts(cache));
       const out = partial(await act({ app, c, actor, row, m, notify, cache }, intent), m);
-      await recordOutcome(c, id, out, m);
+      await recordOutcome(c, id, out, m, staffAuth?.ok === true);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };
     });
   } catch (err) {
@@ -69,10 +69,10 @@ function partial(out: Decision, m: ParsedMessage): Decision {
   return { ...out, outcome: 'partial', reason: `${out.reason}; not taken: ${named}${more}` };
 }
 
-async function recordOutcome(c: { query: (text: string, params: unknown[]) => Promise<unknown> }, id: number, out: { outcome: Outcome; reason: string; recordId?: number; partyId?: number; details?: Record<string, unknown> }, m: ParsedMessage): Promise<void> {
+async function recordOutcome(c: { query: (text: string, params: unknown[]) => Promise<unknown> }, id: number, out: { outcome: Outcome; reason: string; recordId?: number; partyId?: number; details?: Record<string, unknown> }, m: ParsedMessage, authenticated: boolean): Promise<void> {
   await c.query(
     `UPDATE inbound_messages SET outcome = $2, reason = $3, record_id = $4, party_id = $5, details = $6, processed_at = now(), attempts = attempts + 1,
-       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject), dropped = $10 WHERE id = $1`,
-    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null, m.dropped.length ? JSON.stringify(m.dropped) : null],
+       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject), dropped = $10, authenticated = $11 WHERE id = $1`,
+    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null, m.dropped.length ? JSON.stringify(m.dropped) : null, authenticated],
   );
 }

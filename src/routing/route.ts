@@ -26,8 +26,10 @@ export interface RoutingFacts {
   staffAuthReason?: string | null;
   /** Open records whose client the staff message names (a bank's own reply rarely keeps our tag). */
   nameMatches: string[];
-  /** Messages journaled from this sender in the last hour, and the limit. */
+  /** Messages journaled from this sender in the last hour, and the limit — counted apart for mail that
+   *  proved it is from our staff and mail that did not (forged mail cannot rate-limit the real sender). */
   senderCount: number;
+  senderAuthenticated?: boolean;
   perSenderPerHour: number;
   /** An earlier journal row with the same Message-ID from the same sender that was applied or answered:
    *  this is a re-delivery. (A quarantined copy does not count: a forged copy sent first must not shut
@@ -38,6 +40,8 @@ export interface RoutingFacts {
 /** A DSN's per-recipient lines (the parse helper adds them; older parses carry only `recipients`). */
 interface Delivery { address: string; action: string; status: string | null; diagnostic: string | null }
 
+/** Unauthenticated messages from a staff address answered per hour (the rest are quarantined silently). */
+export const UNVERIFIED_ANSWERS = 3;
 /** How many candidate records a refusal names at most. */
 const MAX_CANDIDATES = 5;
 const mb = (n: number) => (n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MB` : `${Math.max(1, Math.round(n / 1024))} KB`);
@@ -54,7 +58,8 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   if (m.bounce) return routeReport(m, m.bounce, facts, none);
   if (m.auto) return { ...none, kind: 'noise', reason: m.auto === 'list' ? 'mailing-list or bulk mail (Precedence/List-Id)' : 'auto-reply (never answered)', facts: [`auto: ${m.auto}`] };
   if (from && facts.senderCount > facts.perSenderPerHour) {
-    return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} messages from ${from} this hour`] };
+    const which = facts.senderAuthenticated ? 'authenticated ' : '';
+    return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} ${which}messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} ${which}messages from ${from} this hour`] };
   }
 
   const seen: string[] = [...(facts.tokenProblems ?? [])];
@@ -154,6 +159,10 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
 
   if (speaker.kind === 'staff') {
     if (!speaker.verified) {
+      // Whoever forges our address must not make us mail the real person a refusal for each forgery.
+      if (facts.senderCount > UNVERIFIED_ANSWERS) {
+        return { ...base, kind: 'quarantine', reason: `mail from staff address ${from} without a passing DKIM/DMARC result: ${facts.staffAuthReason ?? 'no check passed'}; not answered (${facts.senderCount} unauthenticated messages from it this hour, at most ${UNVERIFIED_ANSWERS} are answered)` };
+      }
       return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} without a passing DKIM/DMARC result: ${facts.staffAuthReason ?? 'no check passed'}` };
     }
     const cmd = parseStatusReply(m.ownText);

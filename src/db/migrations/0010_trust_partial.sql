@@ -10,3 +10,6 @@ ALTER TABLE inbound_messages ALTER COLUMN sha256 DROP NOT NULL;
 ALTER TABLE inbound_messages ADD CONSTRAINT inbound_bytes_or_unreadable CHECK (sha256 IS NOT NULL OR unreadable IS NOT NULL);
 -- An unreadable Maildir file is journaled once, by its name, however many passes find it.
 CREATE UNIQUE INDEX inbound_unreadable ON inbound_messages (mailbox, source_ref) WHERE sha256 IS NULL;
+-- Rate limits counted apart: mail that proved it is from our staff (DKIM/DMARC) is counted apart
+-- from mail that only claims the address, so forged mail cannot rate-limit the real sender.
+ALTER TABLE inbound_messages ADD COLUMN authenticated boolean;
