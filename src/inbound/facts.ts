@@ -7,6 +7,7 @@ import type { FieldRoles } from '../schemas/load.js';
 import { squash } from '../text/clean.js';
 import { refsNamed } from '../text/refs.js';
 import { tokenFacts } from './trust.js';
+import type { PartyDmarcVerdict } from './party-sender.js';
 import type { StaffAuthVerdict } from './verify.js';
 import type { ParsedMessage } from './types.js';
 
@@ -51,7 +52,7 @@ SELECT
  * `journalId`: the message's journal row (the rate limit counts the sender's messages up to it).
  * Authenticated staff mail and mail that only claims the address are counted apart.
  */
-export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number): Promise<RoutingFacts> {
+export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number, partyAuth: PartyDmarcVerdict | null = null): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
   // The forwarded mail's own subject counts too: a bank's reply to our package keeps our tag there
   // when the manager's subject has none.
@@ -74,6 +75,8 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
     nameMatches,
     senderCount: row.sender_count,
     senderAuthenticated: staffAuth?.ok === true,
+    partyDmarc: partyAuth ? { quarantine: partyAuth.quarantine, reason: partyAuth.reason } : null,
+    finalStatuses: Object.fromEntries(Object.entries(app.config.recordTypes).map(([t, rt]) => [t, rt.final])),
     repeatOf: row.repeat_of,
     perSenderPerHour: app.config.intake.perSenderPerHour,
   };

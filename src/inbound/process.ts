@@ -8,7 +8,7 @@ import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type Pa
 import type { JournalRow, Outcome } from './journal.js';
 import { createNotifier } from './notify.js';
 import { parseMessage } from './parse.js';
-import { staffCheck } from './trust.js';
+import { partyCheck, staffCheck } from './trust.js';
 import type { ParsedMessage } from './types.js';
 
 // One journaled message through the flow: parse → route → act → notify. This module keeps the
@@ -33,13 +33,14 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
   const staffAuth = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
+  const partyAuth = staffAuth ? null : await partyCheck(app, raw, m, app.dnsResolver);
   try {
     return await withTransaction(app.db, async (c) => {
       const row = (await c.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1 AND outcome IS NULL FOR UPDATE SKIP LOCKED', [id])).rows[0];
       if (!row) return null; // processed meanwhile, or being processed by another worker
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
-      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id) : noFacts(cache));
+      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id, partyAuth) : noFacts(cache));
       const out = partial(await act({ app, c, actor, row, m, notify, cache }, intent), m);
       await recordOutcome(c, id, out, m, staffAuth?.ok === true);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };

@@ -30,6 +30,10 @@ export interface RoutingFacts {
    *  proved it is from our staff and mail that did not (forged mail cannot rate-limit the real sender). */
   senderCount: number;
   senderAuthenticated?: boolean;
+  /** DMARC of a party's mail (asked for mail carrying a reply token): quarantine when its domain publishes DMARC and it fails. */
+  partyDmarc?: { quarantine: boolean; reason: string } | null;
+  /** The statuses declared closed (recordTypes.<type>.final): a closed record takes no documents. */
+  finalStatuses?: Record<string, string[]>;
   perSenderPerHour: number;
   /** An earlier journal row with the same Message-ID from the same sender that was applied or answered:
    *  this is a re-delivery. (A quarantined copy does not count: a forged copy sent first must not shut
@@ -187,7 +191,14 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
     }
     return { ...base, kind: 'staff-decision', record, command: cmd.command, party };
   }
-  if (speaker.kind === 'party' && record) return { ...base, kind: 'party-documents', record, party: record.parties.find((p) => p.key === speaker.party)! };
+  if (speaker.kind === 'party' && record) {
+    // The party's domain publishes DMARC and this message fails it: someone else wrote it (not answered).
+    if (facts.partyDmarc?.quarantine) return { ...base, kind: 'quarantine', reason: `mail in the name of ${speaker.party} fails its domain's DMARC: ${facts.partyDmarc.reason}` };
+    if (facts.finalStatuses?.[record.type]?.includes(record.status)) {
+      return { ...base, kind: 'refusal', outcome: 'refused', problem: { code: 'closed-record', ref: record.ref, status: record.status }, reason: `${record.ref} is closed (${record.status}): documents from ${speaker.party} not taken; the sender was told` };
+    }
+    return { ...base, kind: 'party-documents', record, party: record.parties.find((p) => p.key === speaker.party)! };
+  }
   if (speaker.kind === 'unknown' && speaker.claimedParty) {
     return { ...base, kind: 'quarantine', reason: `the reply token of ${speaker.claimedParty} was used from ${from ?? 'an unknown address'}, which is not theirs` };
   }

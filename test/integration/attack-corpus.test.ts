@@ -9,7 +9,9 @@ import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { AR_PASS, outlookForward } from '../helpers/mail.js';
+import { AR_PASS, eml, outlookForward } from '../helpers/mail.js';
+import { tokenSecret } from '../../src/outbound/settings.js';
+import { issueReplyToken } from '../../src/outbound/tokens.js';
 
 // The attack corpus of issue 13: forged, replayed and over-limit messages, built the way real mail
 // software writes them, through the real intake (journal, parse, route, act, notify) against real
@@ -55,6 +57,45 @@ function forward(id: string, edit: (headers: string[]) => string[], command = '�
 }
 const genuine = (h: string[]) => [AR_PASS, RECEIVED, ...h];
 
+const LAWYER = 'a.ershov@ershov-law.example';
+async function newClaim(): Promise<{ ref: string; token: string }> {
+  const [c] = await importRecords(app, cliActor(env), 'claim', path.join(fixturesDir, 'records', 'claim.json'));
+  const ids = (await q<{ recordId: number; partyId: number }>(`SELECT r.id AS "recordId", p.id AS "partyId" FROM records r JOIN record_parties rp ON rp.record_id = r.id JOIN parties p ON p.id = rp.party_id WHERE r.ref = $1 AND p.key = 'lawyer-ershov'`, [c!.ref]))[0]!;
+  return { ref: c!.ref, token: await issueReplyToken(app.db, await tokenSecret(app), { ...ids, ref: c!.ref, partyKey: 'lawyer-ershov' }) };
+}
+const documentsOf = async (ref: string) => (await q<{ file_name: string }>(`SELECT a.file_name FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 ORDER BY a.id`, [ref])).map((r) => r.file_name);
+
+/** The lawyer's reply to our package as Outlook writes it: his token in the subject, PDFs attached. */
+function lawyerReply(o: { id: string; ref: string; token: string; from?: string; headers?: string[]; files?: { name: string; bytes: number }[]; text?: string }): Buffer {
+  const files = o.files ?? [{ name: 'doverennost.pdf', bytes: 2000 }];
+  return eml([
+    ...(o.headers ?? []),
+    `From: =?UTF-8?B?${Buffer.from('Ершов Андрей Валерьевич').toString('base64')}?= <${o.from ?? LAWYER}>`,
+    'To: intake@dossier.example',
+    `Subject: RE: Документы по убытку [${o.ref} ${o.token}]`,
+    'Date: Thu, 19 Nov 2026 11:20:00 +0300',
+    `Message-ID: <${o.id}@ershov-law.example>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="----=_NextPart_000_0001"',
+    'X-Mailer: Microsoft Outlook 16.0',
+    '',
+    '------=_NextPart_000_0001',
+    'Content-Type: text/plain; charset="utf-8"',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    o.text ?? 'Добрый день! Направляю доверенность.',
+    ...files.flatMap((f) => [
+      '------=_NextPart_000_0001',
+      `Content-Type: application/pdf; name="${f.name}"`,
+      `Content-Disposition: attachment; filename="${f.name}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      ...(Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(f.bytes, 0x41 + (f.name.length % 20))]).toString('base64').match(/.{1,76}/g) ?? []),
+    ]),
+    '------=_NextPart_000_0001--',
+  ]);
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
   env = testEnv(db.url, await tempDir(), { DOSSIER_MAIL__TOKEN_SECRET: 'attack-corpus-secret-0123456789' });
@@ -85,5 +126,35 @@ describe('rate limits an attacker cannot turn against staff', () => {
     const after = (await mailTo(MANAGER)).slice(before);
     expect(after.length).toBe(4);
     expect(after.at(-1)!.text).toMatch(/Принято/);
+  });
+});
+
+describe('outside parties', () => {
+  it('a closed record refuses the party\'s documents and tells it so', async () => {
+    const { ref, token } = await newClaim();
+    await q(`UPDATE records SET status = 'closed' WHERE ref = $1`, [ref]);
+    const before = (await mailTo(LAWYER)).length;
+    const r = await ingest(app, lawyerReply({ id: 'closed-1', ref, token }), 'closed.eml');
+    expect(r.outcome).toBe('refused');
+    expect(r.reason).toContain('is closed (closed)');
+    expect(await documentsOf(ref)).toEqual([]);
+    const answers = (await mailTo(LAWYER)).slice(before);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.text).toContain(`дело ${ref} закрыто`);
+  });
+
+  it('mail in the party\'s name that fails its domain\'s DMARC (our MTA says so) is quarantined, unanswered', async () => {
+    const { ref, token } = await newClaim();
+    const before = (await mailTo(LAWYER)).length;
+    const headers = ['Authentication-Results: mx.dossier.example; spf=fail smtp.mailfrom=ershov-law.example; dkim=none; dmarc=fail (p=reject) header.from=ershov-law.example', RECEIVED];
+    const r = await ingest(app, lawyerReply({ id: 'dmarc-fail-1', ref, token, headers }), 'dmarc-fail.eml');
+    expect(r.outcome).toBe('quarantined');
+    expect(r.reason).toMatch(/fails its domain's DMARC: ershov-law\.example publishes DMARC/);
+    expect(await documentsOf(ref)).toEqual([]);
+    expect((await mailTo(LAWYER)).length).toBe(before);
+    // The same reply passing DMARC is taken.
+    const ok = await ingest(app, lawyerReply({ id: 'dmarc-pass-1', ref, token, headers: ['Authentication-Results: mx.dossier.example; dkim=pass header.d=ershov-law.example; dmarc=pass header.from=ershov-law.example', RECEIVED] }), 'dmarc-pass.eml');
+    expect(ok.outcome, ok.reason).toBe('applied');
+    expect(await documentsOf(ref)).toEqual(['doverennost.pdf']);
   });
 });
