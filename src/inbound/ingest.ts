@@ -51,7 +51,10 @@ export async function ingestFiles(app: App, inputs: { name: string; raw: Buffer 
       try {
         out.push({ ...(await ingest(app, messages[i]!, ref)), file: input.name, part: i + 1, parts: messages.length });
       } catch (err) {
-        out.push(failed(input.name, (err as Error).message, i + 1, messages.length));
+        // A full disk or the database gone: said with its code; the file was not taken in, so the
+        // same command later takes it (nothing is half-stored).
+        const code = err instanceof DossierError ? `${err.code}: ` : '';
+        out.push(failed(input.name, `${code}${(err as Error).message}${code ? ' Not taken in; run the same command again once fixed.' : ''}`, i + 1, messages.length));
       }
     }
   }

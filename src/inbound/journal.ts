@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { App } from '../app.js';
 import type { Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
+import { passingFailure } from '../storage/transient.js';
 
 // The intake journal: a message's bytes go to the blob store and a row is written before anything
 // else happens to it. Identical bytes are journaled once (from any mailbox); processing records the
@@ -49,8 +50,18 @@ export function peekHeaders(raw: Buffer): { messageId: string | null; from: stri
   return { messageId: get('Message-ID')?.match(/<[^>]+>/)?.[0] ?? null, from: from ? (/<([^>]+)>/.exec(from)?.[1] ?? from).toLowerCase() : null, subject: get('Subject') };
 }
 
+const LATER = 'The message was not taken in and stays where it is; the next pass takes it.';
+
 /** Journals a message; returns the row and whether it was already there. */
 export async function journal(app: App, raw: Buffer, origin: Origin): Promise<{ row: JournalRow; duplicate: boolean }> {
+  try {
+    return await journalOne(app, raw, origin);
+  } catch (err) {
+    throw passingFailure(err, 'journaling a message', LATER) ?? err;
+  }
+}
+
+async function journalOne(app: App, raw: Buffer, origin: Origin): Promise<{ row: JournalRow; duplicate: boolean }> {
   if (raw.length === 0) throw new DossierError('USAGE', 'The message is empty.', { hint: 'Give a file with a whole message (.eml).' });
   const sha256 = createHash('sha256').update(raw).digest('hex');
   const prior = (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE sha256 = $1', [sha256])).rows[0];
@@ -121,6 +132,14 @@ export interface Arrival { raw: Buffer; origin: Origin }
  * order, each with whether it was already there.
  */
 export async function journalBatch(app: App, items: Arrival[]): Promise<{ row: JournalRow; duplicate: boolean }[]> {
+  try {
+    return await journalMany(app, items);
+  } catch (err) {
+    throw passingFailure(err, `journaling ${items.length} message(s)`, LATER) ?? err;
+  }
+}
+
+async function journalMany(app: App, items: Arrival[]): Promise<{ row: JournalRow; duplicate: boolean }[]> {
   if (!items.length) return [];
   const shas = items.map((i) => {
     if (i.raw.length === 0) throw new DossierError('USAGE', 'The message is empty.', { hint: 'Give a file with a whole message (.eml).' });

@@ -2,6 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
 import { isTransientDbError, withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
+import { passingFailure } from '../storage/transient.js';
 import { route } from '../routing/route.js';
 import { act, type Decision } from './act/index.js';
 import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type PassCache } from './facts.js';
@@ -55,6 +56,10 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
         cause: err,
       });
     }
+    // A full or read-only disk (an attachment, an answer's bytes) is no verdict either: nothing was
+    // applied (rolled back), the message stays unprocessed for the next pass.
+    const passing = passingFailure(err, `processing message #${id}`, `Message #${id} is journaled and nothing of it was applied; the next pass processes it (or \`dossier mail replay ${id}\`).`);
+    if (passing) throw passing;
     // Nothing of the message was applied (the transaction rolled back); say so, keep it for replay.
     const reason = `processing failed: ${(err as Error).message}`.slice(0, 2000);
     await app.db.query(`UPDATE inbound_messages SET outcome = 'failed', reason = $2, attempts = attempts + 1, processed_at = now() WHERE id = $1 AND outcome IS NULL`, [id, reason]);
