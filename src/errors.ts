@@ -66,6 +66,8 @@ export const ErrorCodes = {
   MAIL_INGEST_FAILED: { exit: 1, title: 'Some messages could not be taken in' },
   TEMPLATE_ENCRYPTED: { exit: 1, title: 'The template is protected by a password' },
   RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
+  // issue 13 (trust): passing storage failures leave mail for the next pass
+  STORAGE_UNAVAILABLE: { exit: 2, title: 'Storage is unavailable for now (disk full, read-only, I/O error, too many open files)' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -7,6 +7,7 @@ import type { FieldRoles } from '../schemas/load.js';
 import { squash } from '../text/clean.js';
 import { refsNamed } from '../text/refs.js';
 import { tokenFacts } from './trust.js';
+import type { PartyDmarcVerdict } from './party-sender.js';
 import type { StaffAuthVerdict } from './verify.js';
 import type { ParsedMessage } from './types.js';
 
@@ -41,13 +42,17 @@ SELECT
   (SELECT coalesce(json_agg(json_build_object('id', r.id, 'ref', r.ref, 'type', r.type, 'status', r.status, 'parties',
      (SELECT coalesce(json_agg(json_build_object('id', p.id, 'key', p.key, 'kind', p.kind, 'name', p.name, 'role', rp.role, 'emails', p.emails, 'domains', p.domains, 'phone', p.phone) ORDER BY rp.created_at, p.key), '[]')
       FROM record_parties rp JOIN parties p ON p.id = rp.party_id WHERE rp.record_id = r.id))), '[]') FROM recs r) AS records,
-  (SELECT count(*)::int FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id <= $4) AS sender_count,
+  (SELECT count(*)::int + 1 FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id < $4
+     AND (authenticated IS TRUE) = $5) AS sender_count,
   (SELECT min(p.id)::int FROM inbound_messages me JOIN inbound_messages p
      ON p.message_id = me.message_id AND p.from_address IS NOT DISTINCT FROM me.from_address AND p.id <> me.id
    WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IN ('applied', 'refused')) AS repeat_of`;
 
-/** `journalId`: the message's journal row (the rate limit counts the sender's messages up to it). */
-export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number): Promise<RoutingFacts> {
+/**
+ * `journalId`: the message's journal row (the rate limit counts the sender's messages up to it).
+ * Authenticated staff mail and mail that only claims the address are counted apart.
+ */
+export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number, partyAuth: PartyDmarcVerdict | null = null): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
   // The forwarded mail's own subject counts too: a bank's reply to our package keeps our tag there
   // when the manager's subject has none.
@@ -56,7 +61,7 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
   // Staff mail may name its record only by the client's name: matched in memory against the pass's
   // name index, and the matching records read in the same statement as the rest.
   const nameMatches = isStaffAddress(cache, m) ? await clientNameMatches(app, q, cache, m) : [];
-  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number; repeat_of: number | null }>(FACTS_SQL, [ids, [...new Set([...refs, ...nameMatches])], from, journalId])).rows[0]!;
+  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number; repeat_of: number | null }>(FACTS_SQL, [ids, [...new Set([...refs, ...nameMatches])], from, journalId, staffAuth?.ok === true])).rows[0]!;
   const records = new Map(row.records.map((r) => [r.ref, r]));
   const tokens = await tokenFacts(app, q, await (cache.secrets ??= tokenSecrets(app)), m, new Set(records.keys()));
   return {
@@ -69,6 +74,9 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
     staffAuthReason: staffAuth?.reason ?? null,
     nameMatches,
     senderCount: row.sender_count,
+    senderAuthenticated: staffAuth?.ok === true,
+    partyDmarc: partyAuth ? { quarantine: partyAuth.quarantine, reason: partyAuth.reason } : null,
+    finalStatuses: Object.fromEntries(Object.entries(app.config.recordTypes).map(([t, rt]) => [t, rt.final])),
     repeatOf: row.repeat_of,
     perSenderPerHour: app.config.intake.perSenderPerHour,
   };

@@ -86,7 +86,7 @@ export async function drainFolder(app: App, client: ImapFlow, mb: MailboxConfig,
             app,
             sources.map(({ uid, source }) => ({ raw: source, origin: { mailbox: mb.name, uidvalidity, uid }, key: uid })),
             (uid, r) => {
-              (r.outcome === 'applied' || r.outcome === 'ignored' ? moves.processed : moves.quarantine).push(uid);
+              (r.outcome === 'applied' || r.outcome === 'partial' || r.outcome === 'ignored' ? moves.processed : moves.quarantine).push(uid);
               batchResults.push(r);
             },
             { cache, shouldStop },

@@ -51,7 +51,10 @@ export async function ingestFiles(app: App, inputs: { name: string; raw: Buffer 
       try {
         out.push({ ...(await ingest(app, messages[i]!, ref)), file: input.name, part: i + 1, parts: messages.length });
       } catch (err) {
-        out.push(failed(input.name, (err as Error).message, i + 1, messages.length));
+        // A full disk or the database gone: said with its code; the file was not taken in, so the
+        // same command later takes it (nothing is half-stored).
+        const code = err instanceof DossierError ? `${err.code}: ` : '';
+        out.push(failed(input.name, `${code}${(err as Error).message}${code ? ' Not taken in; run the same command again once fixed.' : ''}`, i + 1, messages.length));
       }
     }
   }
@@ -61,7 +64,8 @@ export async function ingestFiles(app: App, inputs: { name: string; raw: Buffer 
 /** Processes a journaled message again (after a fix, or a quarantine that was wrong). */
 export async function replay(app: App, id: number, opts: { force?: boolean } = {}): Promise<IntakeResult> {
   const row: JournalRow = await getJournal(app.db, id);
-  if (row.outcome === 'applied' && !opts.force) {
+  if (!row.sha256) throw new DossierError('USAGE', `Message #${id} could not be read from its file (${row.unreadable}); there is nothing to replay.`, { hint: 'Fix the file (its permissions, or split it) and put it back in the Maildir\'s new/ folder.' });
+  if ((row.outcome === 'applied' || row.outcome === 'partial') && !opts.force) {
     throw new DossierError('USAGE', `Message #${id} was applied already; replaying it would apply it twice.`, { hint: 'Use --force only if its effect was undone by hand.' });
   }
   await app.db.query('UPDATE inbound_messages SET outcome = NULL, reason = NULL WHERE id = $1', [id]);

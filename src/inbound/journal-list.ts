@@ -5,7 +5,7 @@ import type { JournalRow } from './journal.js';
 // `dossier mail list`: the intake journal newest first, filtered and paged. Paging is by journal
 // number (keyset: "--before N" shows what came before #N), so a page stays right while mail arrives.
 
-export const OUTCOMES = ['applied', 'quarantined', 'ignored', 'refused', 'failed', 'pending'] as const;
+export const OUTCOMES = ['applied', 'partial', 'quarantined', 'ignored', 'refused', 'failed', 'pending'] as const;
 
 export interface MailListFilter {
   outcome?: string | undefined;

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import type { App } from '../app.js';
 import type { Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
+import { passingFailure } from '../storage/transient.js';
 
 // The intake journal: a message's bytes go to the blob store and a row is written before anything
 // else happens to it. Identical bytes are journaled once (from any mailbox); processing records the
 // outcome in the same transaction as its effects, so a crash at any point loses nothing and applies
 // nothing twice.
 
-export type Outcome = 'applied' | 'quarantined' | 'ignored' | 'refused' | 'failed';
+export type Outcome = 'applied' | 'partial' | 'quarantined' | 'ignored' | 'refused' | 'failed';
 
 export interface JournalRow {
   id: number;
@@ -17,7 +18,8 @@ export interface JournalRow {
   uid: number | null;
   source_ref: string | null;
   message_id: string | null;
-  sha256: string;
+  /** null only for a Maildir file that could not be read (`unreadable` says why). */
+  sha256: string | null;
   size: number;
   from_address: string | null;
   subject: string | null;
@@ -27,6 +29,9 @@ export interface JournalRow {
   record_id: number | null;
   party_id: number | null;
   details: Record<string, unknown> | null;
+  /** Files (parts) not taken, each with why: the outcome is then "partial" (or the message was refused). */
+  dropped: { file: string; reason: string }[] | null;
+  unreadable: string | null;
   attempts: number;
   processed_at: Date | null;
 }
@@ -34,7 +39,7 @@ export interface JournalRow {
 export interface Origin { mailbox: string; uidvalidity?: number | null; uid?: number | null; sourceRef?: string | null }
 
 /** A few headers read straight from the raw bytes, so that the journal says what arrived even if parsing fails later. */
-function peekHeaders(raw: Buffer): { messageId: string | null; from: string | null; subject: string | null } {
+export function peekHeaders(raw: Buffer): { messageId: string | null; from: string | null; subject: string | null } {
   const end = raw.indexOf('\r\n\r\n') >= 0 ? raw.indexOf('\r\n\r\n') : raw.indexOf('\n\n');
   const head = raw.subarray(0, Math.min(end >= 0 ? end : raw.length, 256 * 1024)).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
   // NUL bytes are dropped: PostgreSQL text cannot hold them, and the INSERT failing would leave the
@@ -44,8 +49,18 @@ function peekHeaders(raw: Buffer): { messageId: string | null; from: string | nu
   return { messageId: get('Message-ID')?.match(/<[^>]+>/)?.[0] ?? null, from: from ? (/<([^>]+)>/.exec(from)?.[1] ?? from).toLowerCase() : null, subject: get('Subject') };
 }
 
+const LATER = 'The message was not taken in and stays where it is; the next pass takes it.';
+
 /** Journals a message; returns the row and whether it was already there. */
 export async function journal(app: App, raw: Buffer, origin: Origin): Promise<{ row: JournalRow; duplicate: boolean }> {
+  try {
+    return await journalOne(app, raw, origin);
+  } catch (err) {
+    throw passingFailure(err, 'journaling a message', LATER) ?? err;
+  }
+}
+
+async function journalOne(app: App, raw: Buffer, origin: Origin): Promise<{ row: JournalRow; duplicate: boolean }> {
   if (raw.length === 0) throw new DossierError('USAGE', 'The message is empty.', { hint: 'Give a file with a whole message (.eml).' });
   const sha256 = createHash('sha256').update(raw).digest('hex');
   const prior = (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE sha256 = $1', [sha256])).rows[0];
@@ -64,6 +79,26 @@ export async function journal(app: App, raw: Buffer, origin: Origin): Promise<{ 
   return { row, duplicate: true };
 }
 
+/**
+ * A file that could not be read at all (not a regular file, too large to read, no permission):
+ * journaled without bytes, quarantined with why, once per file name — so it is in `mail list`,
+ * `status` and the log instead of lying in new/ for ever. `head`: its first bytes when they could
+ * be read, for the sender and subject.
+ */
+export async function journalUnreadable(app: App, origin: Origin, why: string, size: number, head: Buffer | null): Promise<{ row: JournalRow; duplicate: boolean }> {
+  const h = head?.length ? peekHeaders(head) : { messageId: null, from: null, subject: null };
+  const reason = `unreadable ${origin.mailbox} file ${origin.sourceRef ?? ''}: ${why}`.slice(0, 2000);
+  const inserted = await app.db.query<JournalRow>(
+    `INSERT INTO inbound_messages (mailbox, source_ref, message_id, sha256, size, from_address, subject, unreadable, outcome, reason, processed_at, attempts)
+     VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, 'quarantined', $8, now(), 1)
+     ON CONFLICT (mailbox, source_ref) WHERE sha256 IS NULL DO NOTHING RETURNING *`,
+    [origin.mailbox, origin.sourceRef ?? null, h.messageId, size, h.from, h.subject, why, reason],
+  );
+  if (inserted.rows[0]) return { row: inserted.rows[0], duplicate: false };
+  const row = (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE mailbox = $1 AND source_ref = $2 AND sha256 IS NULL', [origin.mailbox, origin.sourceRef ?? null])).rows[0]!;
+  return { row, duplicate: true };
+}
+
 export async function findByImap(q: Queryable, mailbox: string, uidvalidity: number, uid: number): Promise<JournalRow | null> {
   return (await q.query<JournalRow>('SELECT * FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3', [mailbox, uidvalidity, uid])).rows[0] ?? null;
 }
@@ -75,8 +110,8 @@ export async function getJournal(q: Queryable, id: number): Promise<JournalRow> 
 }
 
 export async function listJournal(q: Queryable, filter: { outcome?: string | undefined; limit?: number } = {}): Promise<(JournalRow & { ref: string | null })[]> {
-  if (filter.outcome && !['applied', 'quarantined', 'ignored', 'refused', 'failed', 'pending'].includes(filter.outcome)) {
-    throw new DossierError('USAGE', `"${filter.outcome}" is not an outcome.`, { hint: 'Outcomes: applied, quarantined, ignored, refused, failed, pending.' });
+  if (filter.outcome && !['applied', 'partial', 'quarantined', 'ignored', 'refused', 'failed', 'pending'].includes(filter.outcome)) {
+    throw new DossierError('USAGE', `"${filter.outcome}" is not an outcome.`, { hint: 'Outcomes: applied, partial, quarantined, ignored, refused, failed, pending.' });
   }
   return (
     await q.query<JournalRow & { ref: string | null }>(
@@ -96,6 +131,14 @@ export interface Arrival { raw: Buffer; origin: Origin }
  * order, each with whether it was already there.
  */
 export async function journalBatch(app: App, items: Arrival[]): Promise<{ row: JournalRow; duplicate: boolean }[]> {
+  try {
+    return await journalMany(app, items);
+  } catch (err) {
+    throw passingFailure(err, `journaling ${items.length} message(s)`, LATER) ?? err;
+  }
+}
+
+async function journalMany(app: App, items: Arrival[]): Promise<{ row: JournalRow; duplicate: boolean }[]> {
   if (!items.length) return [];
   const shas = items.map((i) => {
     if (i.raw.length === 0) throw new DossierError('USAGE', 'The message is empty.', { hint: 'Give a file with a whole message (.eml).' });

@@ -1,9 +1,10 @@
-import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { App } from '../app.js';
 import { intakeBatch, type BatchItem } from './batch.js';
 import { newPassCache } from './facts.js';
-import type { IntakeResult } from './process.js';
+import { journalUnreadable } from './journal.js';
+import { knownResult, type IntakeResult } from './process.js';
 
 // The embedded default source: a Maildir. A message in new/ or cur/ is journaled, processed, and only
 // then moved to the Maildir++ folder .Processed or .Quarantine (a crash before the move leaves it
@@ -20,9 +21,42 @@ export async function ensureMaildir(dir: string): Promise<void> {
 }
 
 // Quarantined, refused and failed messages go to .Quarantine (kept for `dossier mail show|replay`).
-const folderFor = (outcome: string) => (outcome === 'applied' || outcome === 'ignored' ? '.Processed' : '.Quarantine');
+const folderFor = (outcome: string) => (outcome === 'applied' || outcome === 'partial' || outcome === 'ignored' ? '.Processed' : '.Quarantine');
 
 const CHUNK = 50;
+
+/** The most a file may be to be read whole (Node reads no more than 2 GiB - 1 at once). */
+const MAX_READ = 2 ** 31 - 1;
+/** Errors that say nothing about the file: it stays where it is for the next pass. */
+const PASSING = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'ENOMEM', 'EBUSY', 'ETIMEDOUT']);
+
+type Read = { raw: Buffer } | { unreadable: string; size: number; head: Buffer | null } | { skip: true };
+
+/** A Maildir file's bytes; or why it can never be read; or skip (gone meanwhile, or a passing error). */
+export async function readMaildirFile(file: string): Promise<Read> {
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return { unreadable: `not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'})`, size: st.size, head: null };
+    if (st.size > MAX_READ) return { unreadable: `${Math.round(st.size / 1024 / 1024)} MB, more than the 2 GiB a file can be read at once`, size: st.size, head: await head(file) };
+    return { raw: await readFile(file) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENOENT' || PASSING.has(code)) return { skip: true }; // taken by another worker meanwhile, or try again next pass
+    return { unreadable: `${code ? code + ': ' : ''}${(err as Error).message}`, size: 0, head: null };
+  }
+}
+
+async function head(file: string): Promise<Buffer | null> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (!fh) return null;
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
 
 /** One pass over new/ and cur/; `shouldStop` is asked between messages (a worker shutting down). */
 export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: string) => void = () => {}, shouldStop: () => boolean = () => false): Promise<IntakeResult[]> {
@@ -35,8 +69,17 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
     for (let i = 0; i < names.length && !shouldStop(); i += CHUNK) {
       const batch: BatchItem<string>[] = [];
       for (const name of names.slice(i, i + CHUNK)) {
-        const raw = await readFile(path.join(dir, sub, name)).catch(() => null);
-        if (raw) batch.push({ raw, origin: { mailbox: 'maildir', sourceRef: name }, key: name }); // else taken by another worker meanwhile
+        const read = await readMaildirFile(path.join(dir, sub, name));
+        if ('raw' in read && read.raw.length) batch.push({ raw: read.raw, origin: { mailbox: 'maildir', sourceRef: name }, key: name });
+        else if ('unreadable' in read || ('raw' in read && !read.raw.length)) {
+          // Journaled (quarantined, with why) and moved out of the way: never left in new/ unseen.
+          const why = 'unreadable' in read ? read.unreadable : 'an empty file';
+          const { row } = await journalUnreadable(app, { mailbox: 'maildir', sourceRef: name }, why, 'size' in read ? read.size : 0, 'head' in read ? read.head : null);
+          await rename(path.join(dir, sub, name), path.join(dir, '.Quarantine', 'cur', name.includes(':2,') ? name : `${name}:2,S`)).catch(() => {});
+          const r = knownResult(row);
+          results.push(r);
+          onResult(r, name);
+        }
       }
       await intakeBatch(
         app,

@@ -10,6 +10,7 @@ import type { PartyFact, Problem, RecordFact } from '../routing/intent.js';
 import type { StatusCommand } from '../routing/status-reply.js';
 import { cut } from '../text/clean.js';
 import { subjectTag, withoutTags } from '../text/refs.js';
+import type { DroppedPart } from './parse/context.js';
 import type { ParsedMessage } from './types.js';
 
 // Every message intake writes — the confirmation of an applied decision, the refusal of a staff
@@ -28,6 +29,10 @@ export interface Notifier {
   refuse(record: RecordFact | null, problem: Problem): Promise<void>;
   acknowledgeDocuments(record: RecordFact, party: PartyFact, files: string[], note: string): Promise<void>;
   noticeParticipants(record: RecordFact, party: PartyFact, files: string[], note: string): Promise<void>;
+  /** The sender told which files were not taken and why (when no acknowledgement or confirmation said it). */
+  tellDropped(record: RecordFact): Promise<void>;
+  /** Whether an answer to the sender has named the files not taken. */
+  droppedTold: boolean;
   /** The client's email and SMS; false when the record has no client to tell. */
   tellClient(record: RecordFact, d: DecisionSummary): Promise<boolean>;
 }
@@ -68,6 +73,25 @@ const LABELS: Record<Lang, Record<StatusCommand['decision'], string>> = {
   en: { approved: 'approved', declined: 'declined', more_info: 'more documents requested' },
 };
 
+const mbText = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MB`;
+
+/** One line per file not taken, in the message's language. */
+export function droppedLines(lang: Lang, dropped: DroppedPart[]): string {
+  const why = (d: DroppedPart) => {
+    if (lang === 'en') {
+      if (d.why === 'size') return `${mbText(d.size ?? 0)}, over the ${mbText(d.limit ?? 0)} limit for one file`;
+      if (d.why === 'count') return `over the limit of ${d.limit} files per message`;
+      if (d.why === 'parts') return `the message has more than ${d.limit} parts; these were not read`;
+      return 'cut off: the message ends inside it';
+    }
+    if (d.why === 'size') return `${mbText(d.size ?? 0)} — больше допустимых ${mbText(d.limit ?? 0)} на один файл`;
+    if (d.why === 'count') return `сверх ${d.limit} файлов в одном письме`;
+    if (d.why === 'parts') return `в письме больше ${d.limit} частей, эти не прочитаны`;
+    return 'обрезан: письмо кончается посреди файла';
+  };
+  return dropped.map((d) => `- ${d.file}: ${why(d)}`).join('\n');
+}
+
 /** The refusal's reason and hint in the message's language. */
 function explain(lang: Lang, p: Problem): { reason: string; hint: string } {
   const list = (xs: string[], none: string) => (xs.length ? xs.join(', ') : none);
@@ -79,6 +103,8 @@ function explain(lang: Lang, p: Problem): { reason: string; hint: string } {
       case 'no-deciding-party': return { reason: p.forwardedFrom ? `the forwarded mail is from ${p.forwardedFrom}, which is not a recipient of ${p.ref}` : 'no forwarded bank or insurer mail was found to tell whose decision this is', hint: `Forward the bank's own email (not a copy of its text), or add its address to the party (dossier party import … --update). Recipients of ${p.ref}: ${list(p.recipients, 'none')}.` };
       case 'no-decision-fields': return { reason: `${p.type} v${p.version} has no ${p.fields.join(', ')} field for a ${p.kind}`, hint: 'Add the decision fields to the schema for this kind of recipient (and their roles in field-schemas/roles.yaml).' };
       case 'error': return { reason: p.message.replace(/\.$/, ''), hint: p.hint };
+      case 'too-large': return { reason: `the message is ${mbText(p.size)}, over the ${mbText(p.limit)} a message may have, so it was not read`, hint: 'Send the files in several smaller messages, or as a link to a file share.' };
+      case 'closed-record': return { reason: `${p.ref} is closed (${p.status}): it takes no more documents`, hint: 'If this concerns a new matter, write to your contact without the reference; they will open a new one.' };
     }
   }
   switch (p.code) {
@@ -88,6 +114,8 @@ function explain(lang: Lang, p: Problem): { reason: string; hint: string } {
     case 'no-deciding-party': return { reason: p.forwardedFrom ? `пересланное письмо отправлено с адреса ${p.forwardedFrom}, а он не принадлежит ни одному получателю пакетов по делу ${p.ref}` : 'не найдено пересланное письмо банка или страховщика, по которому видно, чьё это решение', hint: `Перешлите само письмо банка (а не копию его текста) или добавьте его адрес к участнику (dossier party import … --update). Получатели по делу ${p.ref}: ${list(p.recipients, 'нет')}.` };
     case 'no-decision-fields': return { reason: `в схеме ${p.type} v${p.version} нет полей ${p.fields.join(', ')} для участника вида ${p.kind}`, hint: 'Добавьте поля решения в схему для этого вида получателей (и их роли в field-schemas/roles.yaml).' };
     case 'error': return { reason: `решение не применено (${p.message.replace(/\.$/, '')})`, hint: p.hint };
+    case 'too-large': return { reason: `письмо размером ${mbText(p.size)} больше допустимых ${mbText(p.limit)}, поэтому оно не прочитано`, hint: 'Пришлите файлы несколькими письмами поменьше или ссылкой на файловое хранилище.' };
+    case 'closed-record': return { reason: `дело ${p.ref} закрыто (${p.status}) и документы к нему больше не принимаются`, hint: 'Если речь о новом деле, напишите своему контакту без номера дела — он заведёт новое.' };
   }
 }
 
@@ -110,18 +138,34 @@ export function createNotifier(app: App, c: DbClient, actor: Actor, m: ParsedMes
   };
   const threading = m.messageId ? { inReplyTo: m.messageId, references: [...m.references, m.messageId] } : {};
   const mail = async (input: Omit<MailInput, 'automatic'>) => void outbox.push(await enqueueMail(app, c, actor, { ...input, subject: input.subject.slice(0, 250), automatic: true }));
+  /** The paragraph naming the files not taken, appended to an answer to the sender ('' when none). */
+  const droppedNote = () => {
+    if (!m.dropped.length) return '';
+    state.droppedTold = true;
+    return '\n\n' + render('dropped.txt.hbs', { $dropped: droppedLines(lang, m.dropped) });
+  };
+  const state = { droppedTold: false };
   const statusLabel = (record: RecordFact, s: string) => app.config.recordTypes[record.type]?.statuses[s]?.[lang] ?? s;
 
   return {
     lang,
     outbox,
+    get droppedTold() {
+      return state.droppedTold;
+    },
+    async tellDropped(record) {
+      if (!m.from?.address || !m.dropped.length || state.droppedTold) return;
+      const text = render('dropped.txt.hbs', { $dropped: droppedLines(lang, m.dropped) });
+      await mail({ recordId: record.id, partyId: null, kind: 'confirmation', to: [m.from.address], subject: `Re: ${withoutTags(m.subjectCore)} ${subjectTag(record.ref)}`, text, ...threading });
+      state.droppedTold = true;
+    },
     async confirmDecision(record, d) {
       if (!m.from?.address) return;
       const status = d.statusTo
         ? `${statusLabel(record, d.statusFrom)} → ${statusLabel(record, d.statusTo)}`
         : `${statusLabel(record, d.statusFrom)} (${lang === 'ru' ? (d.statusKept === 'not-all' ? 'не изменён: решили ещё не все' : d.statusKept === 'no-transition' ? 'не изменён: такой переход не предусмотрен' : 'не изменён') : d.statusKept === 'not-all' ? 'unchanged: not everyone has decided yet' : d.statusKept === 'no-transition' ? 'unchanged: that transition is not allowed' : 'unchanged'})`;
       const client = d.client ? (lang === 'ru' ? `${d.client.name} — уведомлён` : `${d.client.name} — notified`) : lang === 'ru' ? 'у дела нет клиента для уведомления' : 'no client on the record to notify';
-      const text = render('confirmation.txt.hbs', { $ref: record.ref, $party_name: d.party.name, $decision_label: LABELS[lang][d.command.decision], $amount: d.amount, $comment: d.command.comment ?? '', $status_line: status, $client_line: client, $original_subject: m.subject });
+      const text = render('confirmation.txt.hbs', { $ref: record.ref, $party_name: d.party.name, $decision_label: LABELS[lang][d.command.decision], $amount: d.amount, $comment: d.command.comment ?? '', $status_line: status, $client_line: client, $original_subject: m.subject }) + droppedNote();
       await mail({ recordId: record.id, partyId: null, kind: 'confirmation', to: [m.from.address], subject: `Re: ${subjectTag(record.ref)} ${withoutTags(m.subjectCore)}`, text, ...threading });
     },
     async refuse(record, problem) {
@@ -133,7 +177,7 @@ export function createNotifier(app: App, c: DbClient, actor: Actor, m: ParsedMes
     async acknowledgeDocuments(record, party, files, note) {
       if (!m.from?.address) return;
       const specials = { $ref: record.ref, $files: files.join(', '), $party_name: party.name, $note: cut(note, 2000) };
-      await mail({ recordId: record.id, partyId: party.id, kind: 'acknowledgement', to: [m.from.address], subject: `Re: ${withoutTags(m.subjectCore)} ${subjectTag(record.ref)}`, text: render('documents-ack.txt.hbs', specials, record.type), ...threading });
+      await mail({ recordId: record.id, partyId: party.id, kind: 'acknowledgement', to: [m.from.address], subject: `Re: ${withoutTags(m.subjectCore)} ${subjectTag(record.ref)}`, text: render('documents-ack.txt.hbs', specials, record.type) + droppedNote(), ...threading });
     },
     async noticeParticipants(record, party, files, note) {
       const to = [...new Set(record.parties.filter((p) => p.role === 'participant' && p.key !== party.key).flatMap((p) => p.emails))];

@@ -2,13 +2,14 @@ import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
 import { isTransientDbError, withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
+import { passingFailure } from '../storage/transient.js';
 import { route } from '../routing/route.js';
-import { act } from './act/index.js';
+import { act, type Decision } from './act/index.js';
 import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type PassCache } from './facts.js';
 import type { JournalRow, Outcome } from './journal.js';
 import { createNotifier } from './notify.js';
 import { parseMessage } from './parse.js';
-import { staffCheck } from './trust.js';
+import { partyCheck, staffCheck } from './trust.js';
 import type { ParsedMessage } from './types.js';
 
 // One journaled message through the flow: parse → route → act → notify. This module keeps the
@@ -27,21 +28,22 @@ export const knownResult = (row: JournalRow): IntakeResult => ({ id: row.id, out
 export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer; parsed?: ParsedMessage } = {}): Promise<IntakeResult | null> {
   const row0 = opts.row ?? (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1', [id])).rows[0];
   if (!row0) return null;
-  if (row0.outcome) return knownResult(row0);
+  if (row0.outcome || !row0.sha256) return row0.outcome ? knownResult(row0) : null;
   const cache = opts.cache ?? newPassCache(app);
   const raw = opts.raw ?? (await buffer(await app.blobs.open(row0.sha256)));
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
   const staffAuth = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
+  const partyAuth = staffAuth ? null : await partyCheck(app, raw, m, app.dnsResolver);
   try {
     return await withTransaction(app.db, async (c) => {
       const row = (await c.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1 AND outcome IS NULL FOR UPDATE SKIP LOCKED', [id])).rows[0];
       if (!row) return null; // processed meanwhile, or being processed by another worker
       const actor: Actor = { id: `message:${id}`, source: 'message' };
       const notify = createNotifier(app, c, actor, m);
-      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id) : noFacts(cache));
-      const out = await act({ app, c, actor, row, m, notify, cache }, intent);
-      await recordOutcome(c, id, out, m);
+      const intent = route(m, needsFacts(m) ? await gatherFacts(app, c, cache, m, staffAuth, id, partyAuth) : noFacts(cache));
+      const out = partial(await act({ app, c, actor, row, m, notify, cache }, intent), m);
+      await recordOutcome(c, id, out, m, staffAuth?.ok === true);
       return { id, outcome: out.outcome, reason: out.reason, ref: out.ref ?? null, ...(out.details ? { details: out.details } : {}), outbox: notify.outbox.map((o) => o.id) };
     });
   } catch (err) {
@@ -54,6 +56,10 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
         cause: err,
       });
     }
+    // A full or read-only disk (an attachment, an answer's bytes) is no verdict either: nothing was
+    // applied (rolled back), the message stays unprocessed for the next pass.
+    const passing = passingFailure(err, `processing message #${id}`, `Message #${id} is journaled and nothing of it was applied; the next pass processes it (or \`dossier mail replay ${id}\`).`);
+    if (passing) throw passing;
     // Nothing of the message was applied (the transaction rolled back); say so, keep it for replay.
     const reason = `processing failed: ${(err as Error).message}`.slice(0, 2000);
     await app.db.query(`UPDATE inbound_messages SET outcome = 'failed', reason = $2, attempts = attempts + 1, processed_at = now() WHERE id = $1 AND outcome IS NULL`, [id, reason]);
@@ -61,10 +67,18 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   }
 }
 
-async function recordOutcome(c: { query: (text: string, params: unknown[]) => Promise<unknown> }, id: number, out: { outcome: Outcome; reason: string; recordId?: number; partyId?: number; details?: Record<string, unknown> }, m: ParsedMessage): Promise<void> {
+/** Applied, but some part was not taken: "partial", the parts named in the reason (and in `dropped`). */
+function partial(out: Decision, m: ParsedMessage): Decision {
+  if (out.outcome !== 'applied' || !m.dropped.length) return out;
+  const named = m.dropped.slice(0, 5).map((d) => `${d.file} (${d.reason})`).join(', ');
+  const more = m.dropped.length > 5 ? ` and ${m.dropped.length - 5} more` : '';
+  return { ...out, outcome: 'partial', reason: `${out.reason}; not taken: ${named}${more}` };
+}
+
+async function recordOutcome(c: { query: (text: string, params: unknown[]) => Promise<unknown> }, id: number, out: { outcome: Outcome; reason: string; recordId?: number; partyId?: number; details?: Record<string, unknown> }, m: ParsedMessage, authenticated: boolean): Promise<void> {
   await c.query(
     `UPDATE inbound_messages SET outcome = $2, reason = $3, record_id = $4, party_id = $5, details = $6, processed_at = now(), attempts = attempts + 1,
-       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject) WHERE id = $1`,
-    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null],
+       message_id = COALESCE(message_id, $7), from_address = COALESCE($8, from_address), subject = COALESCE($9, subject), dropped = $10, authenticated = $11 WHERE id = $1`,
+    [id, out.outcome, out.reason, out.recordId ?? null, out.partyId ?? null, JSON.stringify({ ...out.details, warnings: m.warnings }), m.messageId, m.from?.address ?? null, m.subject || null, m.dropped.length ? JSON.stringify(m.dropped) : null, authenticated],
   );
 }

@@ -3,6 +3,7 @@ import type { Queryable } from '../db/pool.js';
 import type { TokenSecrets } from '../outbound/settings.js';
 import { checkReplyToken, type TokenCheck } from '../outbound/tokens.js';
 import { parseReplyAddress, parseSubjectTags } from '../text/refs.js';
+import { partyDmarc, type PartyDmarcVerdict } from './party-sender.js';
 import { staffAuthentication, type DnsResolver, type StaffAuthVerdict } from './verify.js';
 import type { ParsedMessage } from './types.js';
 
@@ -41,6 +42,14 @@ export async function tokenFacts(app: App, q: Queryable, secrets: TokenSecrets, 
     },
     problems: [...checks.values()].filter((c) => c.status !== 'ok').map((c) => `reply token ${c.status}: ${c.reason}`),
   };
+}
+
+/**
+ * DMARC of an outside party's mail, asked before the transaction (it may wait on DNS) — only for a
+ * message that carries a reply token and is not from staff: the only mail a party's word counts in.
+ */
+export function partyCheck(app: App, raw: Buffer, m: ParsedMessage, resolver?: DnsResolver): Promise<PartyDmarcVerdict> | null {
+  return tokensCarried(m).length ? partyDmarc(app, raw, resolver) : null;
 }
 
 /** The verdict on mail from a staff address; asked before the transaction (a DKIM check may wait on DNS). */

@@ -1,3 +1,5 @@
+import type { DroppedPart } from './parse/context.js';
+
 // What intake knows about one incoming message once parsed (src/inbound/parse.ts), before routing.
 
 export interface Address { name: string; address: string }
@@ -91,6 +93,10 @@ export interface ParsedMessage {
   outlookMsg: 'message' | 'attachment' | null;
   /** Our own loop header present (a message we sent came back). */
   ours: boolean;
+  /** Over intake.limits.maxMessageBytes: only the headers were read (the message is refused, the sender told). */
+  tooLarge: { size: number; limit: number } | null;
+  /** Files (and parts) not taken, each with why: over a size or count limit, cut off. */
+  dropped: DroppedPart[];
   /** Authentication-Results header values (trusted only when our own MTA added them). */
   authResults: string[];
   /** Problems met while parsing (a wrong charset repaired, a truncated part) — recorded in the journal. */

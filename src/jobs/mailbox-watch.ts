@@ -97,7 +97,8 @@ async function underLock(ctx: WatchContext, name: string, key: string, hold: (lo
       backoffMs = 1000;
     } catch (err) {
       failed = true;
-      if (!signal.aborted) log.warn({ event: 'mailbox_error', mailbox: name, error: (err as Error).message }, `mailbox ${name}: ${(err as Error).message}`);
+      const code = (err as { code?: string }).code;
+      if (!signal.aborted) log.warn({ event: 'mailbox_error', mailbox: name, ...(code ? { code } : {}), error: (err as Error).message }, `mailbox ${name}: ${code ? `${code} — ` : ''}${(err as Error).message}`);
     } finally {
       signal.removeEventListener('abort', onLost);
       lock.off('error', onLost);

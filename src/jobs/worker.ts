@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { App } from '../app.js';
 import { QUEUES, queueMail, queueSmsJobs, type JobData, type QueueName } from '../db/queues.js';
+import { isDossierError } from '../errors.js';
 import { pollImap } from '../inbound/imap.js';
 import { pollMaildir } from '../inbound/maildir.js';
 import { processMessage } from '../inbound/process.js';
@@ -24,12 +25,23 @@ export async function intakeOnce(app: App, log: (line: string) => void): Promise
     log(`mail #${r.id} (${where}): ${r.outcome} — ${r.reason}`);
   };
   const cache = newPassCache(app);
-  for (const { id } of (await app.db.query<{ id: number }>('SELECT id FROM inbound_messages WHERE outcome IS NULL ORDER BY id')).rows) {
-    const r = await processMessage(app, id, { cache });
-    if (r) note('journal', r);
-  }
-  await pollMaildir(app, (r, file) => note(`maildir ${file}`, r));
   const errors: string[] = [];
+  // A full or read-only disk, or the database gone: one line, the mail left for the next pass, and
+  // the rest of the run (sending what is queued) goes on.
+  const later = (where: string, err: unknown) => {
+    if (!isDossierError(err, 'STORAGE_UNAVAILABLE') && !isDossierError(err, 'DB_UNAVAILABLE')) throw err;
+    errors.push(`${where}: ${err.code}: ${err.message}`);
+    log(`${where}: ${err.code} — ${err.message} Left for the next pass.`);
+  };
+  try {
+    for (const { id } of (await app.db.query<{ id: number }>('SELECT id FROM inbound_messages WHERE outcome IS NULL ORDER BY id')).rows) {
+      const r = await processMessage(app, id, { cache });
+      if (r) note('journal', r);
+    }
+  } catch (err) {
+    later('journal', err);
+  }
+  await pollMaildir(app, (r, file) => note(`maildir ${file}`, r)).catch((err) => later('maildir', err));
   for (const mb of app.config.intake.mailboxes) {
     try {
       const rep = await pollImap(app, mb, (r) => note(`imap ${mb.name}`, r));

@@ -30,6 +30,9 @@ export interface StatusReport {
     lastDay: Record<string, number>;
     pending: { count: number; oldest: Date | null };
     quarantined: { total: number; lastDay: number };
+    /** Messages taken with some files dropped (over a limit), and Maildir files that could not be read at all. */
+    partial: { total: number; lastDay: number };
+    unreadable: { total: number; lastDay: number };
   };
   mailboxes: MailboxStatus[];
 }
@@ -37,7 +40,7 @@ export interface StatusReport {
 // Every state appears, with 0, so scripts can read a count without checking the key exists.
 const OUTBOX_STATES = ['queued', 'sending', 'sent', 'delivered', 'failed', 'bounced', 'cancelled'];
 const SMS_STATES = ['queued', 'sent', 'failed'];
-const OUTCOMES = ['applied', 'quarantined', 'ignored', 'refused', 'failed', 'pending'];
+const OUTCOMES = ['applied', 'partial', 'quarantined', 'ignored', 'refused', 'failed', 'pending'];
 
 function counted(states: string[], rows: { k: string; n: number }[]): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(states.map((s) => [s, 0]));
@@ -67,7 +70,7 @@ async function queueDepths(app: App): Promise<QueueDepth[] | null> {
 export async function systemStatus(app: App): Promise<StatusReport> {
   const q = async <T extends Record<string, unknown>>(text: string, params: unknown[] = []) => (await app.db.query<T>(text, params)).rows;
   const { at, since } = (await q<{ at: Date; since: Date }>(`SELECT now() AS at, now() - interval '24 hours' AS since`))[0]!;
-  const [queues, outbox, sms, lastDay, pending, quarantined, states] = await Promise.all([
+  const [queues, outbox, sms, lastDay, pending, quarantined, states, dropped] = await Promise.all([
     queueDepths(app),
     q<{ k: string; n: number }>(`SELECT status AS k, count(*)::int AS n FROM outbox GROUP BY status`),
     q<{ k: string; n: number }>(`SELECT status AS k, count(*)::int AS n FROM sms_outbox GROUP BY status`),
@@ -75,6 +78,12 @@ export async function systemStatus(app: App): Promise<StatusReport> {
     q<{ count: number; oldest: Date | null }>(`SELECT count(*)::int AS count, min(received_at) AS oldest FROM inbound_messages WHERE outcome IS NULL`),
     q<{ total: number; last_day: number }>(`SELECT count(*)::int AS total, (count(*) FILTER (WHERE received_at >= $1))::int AS last_day FROM inbound_messages WHERE outcome = 'quarantined'`, [since]),
     q<{ mailbox: string; last_poll_at: Date | null; last_ok_at: Date | null; last_error: string | null; last_uid: number | null }>(`SELECT mailbox, last_poll_at, last_ok_at, last_error, last_uid FROM mailbox_state`),
+    q<{ p: number; p_day: number; u: number; u_day: number }>(
+      `SELECT (count(*) FILTER (WHERE outcome = 'partial'))::int AS p, (count(*) FILTER (WHERE outcome = 'partial' AND received_at >= $1))::int AS p_day,
+              (count(*) FILTER (WHERE unreadable IS NOT NULL))::int AS u, (count(*) FILTER (WHERE unreadable IS NOT NULL AND received_at >= $1))::int AS u_day
+         FROM inbound_messages WHERE outcome = 'partial' OR unreadable IS NOT NULL`,
+      [since],
+    ),
   ]);
   const configured = new Set(app.config.intake.mailboxes.map((m) => m.name));
   const seen = new Map(states.map((s) => [s.mailbox, s]));
@@ -92,6 +101,8 @@ export async function systemStatus(app: App): Promise<StatusReport> {
       lastDay: counted(OUTCOMES, lastDay),
       pending: pending[0]!,
       quarantined: { total: quarantined[0]!.total, lastDay: quarantined[0]!.last_day },
+      partial: { total: dropped[0]!.p, lastDay: dropped[0]!.p_day },
+      unreadable: { total: dropped[0]!.u, lastDay: dropped[0]!.u_day },
     },
     mailboxes,
   };

@@ -23,7 +23,10 @@ export type Problem =
   | { code: 'no-record'; ambiguousNames: string[]; unknownRefs: string[] }
   | { code: 'no-deciding-party'; ref: string; forwardedFrom: string | null; recipients: string[] }
   | { code: 'no-decision-fields'; type: string; version: number; fields: string[]; kind: string }
-  | { code: 'error'; message: string; hint: string };
+  | { code: 'error'; message: string; hint: string }
+  // issue 13: answers to senders we know whose message was not taken
+  | { code: 'too-large'; size: number; limit: number }
+  | { code: 'closed-record'; ref: string; status: string };
 
 interface Base {
   record: RecordFact | null;

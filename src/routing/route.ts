@@ -26,8 +26,14 @@ export interface RoutingFacts {
   staffAuthReason?: string | null;
   /** Open records whose client the staff message names (a bank's own reply rarely keeps our tag). */
   nameMatches: string[];
-  /** Messages journaled from this sender in the last hour, and the limit. */
+  /** Messages journaled from this sender in the last hour, and the limit — counted apart for mail that
+   *  proved it is from our staff and mail that did not (forged mail cannot rate-limit the real sender). */
   senderCount: number;
+  senderAuthenticated?: boolean;
+  /** DMARC of a party's mail (asked for mail carrying a reply token): quarantine when its domain publishes DMARC and it fails. */
+  partyDmarc?: { quarantine: boolean; reason: string } | null;
+  /** The statuses declared closed (recordTypes.<type>.final): a closed record takes no documents. */
+  finalStatuses?: Record<string, string[]>;
   perSenderPerHour: number;
   /** An earlier journal row with the same Message-ID from the same sender that was applied or answered:
    *  this is a re-delivery. (A quarantined copy does not count: a forged copy sent first must not shut
@@ -38,8 +44,11 @@ export interface RoutingFacts {
 /** A DSN's per-recipient lines (the parse helper adds them; older parses carry only `recipients`). */
 interface Delivery { address: string; action: string; status: string | null; diagnostic: string | null }
 
+/** Unauthenticated messages from a staff address answered per hour (the rest are quarantined silently). */
+export const UNVERIFIED_ANSWERS = 3;
 /** How many candidate records a refusal names at most. */
 const MAX_CANDIDATES = 5;
+const mb = (n: number) => (n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MB` : `${Math.max(1, Math.round(n / 1024))} KB`);
 const domainOf = (a: string) => a.slice(a.lastIndexOf('@') + 1).toLowerCase();
 const bare = (a: string) => (/<([^>]+)>/.exec(a)?.[1] ?? a).trim().toLowerCase();
 
@@ -53,7 +62,8 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   if (m.bounce) return routeReport(m, m.bounce, facts, none);
   if (m.auto) return { ...none, kind: 'noise', reason: m.auto === 'list' ? 'mailing-list or bulk mail (Precedence/List-Id)' : 'auto-reply (never answered)', facts: [`auto: ${m.auto}`] };
   if (from && facts.senderCount > facts.perSenderPerHour) {
-    return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} messages from ${from} this hour`] };
+    const which = facts.senderAuthenticated ? 'authenticated ' : '';
+    return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} ${which}messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} ${which}messages from ${from} this hour`] };
   }
 
   const seen: string[] = [...(facts.tokenProblems ?? [])];
@@ -142,8 +152,21 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   }
   const base = { record, speaker, via, facts: seen };
 
+  // Over maxMessageBytes only the headers were read: nothing is applied. A sender we know (verified
+  // staff, a party using its own token) is told why; anyone else is not answered.
+  if (m.tooLarge) {
+    const reason = `the message is ${mb(m.tooLarge.size)}, over the ${mb(m.tooLarge.limit)} limit (intake.limits.maxMessageBytes): not read`;
+    const known = (speaker.kind === 'staff' && speaker.verified) || speaker.kind === 'party';
+    if (known) return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'too-large', size: m.tooLarge.size, limit: m.tooLarge.limit }, reason: `${reason}; the sender was told` };
+    return { ...base, kind: 'quarantine', reason: `${reason}; from ${from ?? 'an unknown sender'}, not answered` };
+  }
+
   if (speaker.kind === 'staff') {
     if (!speaker.verified) {
+      // Whoever forges our address must not make us mail the real person a refusal for each forgery.
+      if (facts.senderCount > UNVERIFIED_ANSWERS) {
+        return { ...base, kind: 'quarantine', reason: `mail from staff address ${from} without a passing DKIM/DMARC result: ${facts.staffAuthReason ?? 'no check passed'}; not answered (${facts.senderCount} unauthenticated messages from it this hour, at most ${UNVERIFIED_ANSWERS} are answered)` };
+      }
       return { ...base, kind: 'refusal', outcome: 'quarantined', problem: { code: 'staff-unverified', address: speaker.address }, reason: `mail from staff address ${from} without a passing DKIM/DMARC result: ${facts.staffAuthReason ?? 'no check passed'}` };
     }
     const cmd = parseStatusReply(m.ownText);
@@ -168,7 +191,14 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
     }
     return { ...base, kind: 'staff-decision', record, command: cmd.command, party };
   }
-  if (speaker.kind === 'party' && record) return { ...base, kind: 'party-documents', record, party: record.parties.find((p) => p.key === speaker.party)! };
+  if (speaker.kind === 'party' && record) {
+    // The party's domain publishes DMARC and this message fails it: someone else wrote it (not answered).
+    if (facts.partyDmarc?.quarantine) return { ...base, kind: 'quarantine', reason: `mail in the name of ${speaker.party} fails its domain's DMARC: ${facts.partyDmarc.reason}` };
+    if (facts.finalStatuses?.[record.type]?.includes(record.status)) {
+      return { ...base, kind: 'refusal', outcome: 'refused', problem: { code: 'closed-record', ref: record.ref, status: record.status }, reason: `${record.ref} is closed (${record.status}): documents from ${speaker.party} not taken; the sender was told` };
+    }
+    return { ...base, kind: 'party-documents', record, party: record.parties.find((p) => p.key === speaker.party)! };
+  }
   if (speaker.kind === 'unknown' && speaker.claimedParty) {
     return { ...base, kind: 'quarantine', reason: `the reply token of ${speaker.claimedParty} was used from ${from ?? 'an unknown address'}, which is not theirs` };
   }

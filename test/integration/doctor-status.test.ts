@@ -222,7 +222,7 @@ describe('dossier status', () => {
     const r = await dossier(['status', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     const s = r.json();
-    expect(s.intake.lastDay).toEqual({ applied: 1, quarantined: 1, ignored: 0, refused: 0, failed: 0, pending: 0 });
+    expect(s.intake.lastDay).toEqual({ applied: 1, partial: 0, quarantined: 1, ignored: 0, refused: 0, failed: 0, pending: 0 });
     expect(s.intake.quarantined).toEqual({ total: 1, lastDay: 1 });
     expect(s.intake.pending).toEqual({ count: 0, oldest: null });
     expect(s.outbox).toEqual({ queued: mails, sending: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, cancelled: 0 });
@@ -232,7 +232,7 @@ describe('dossier status', () => {
 
     const text = (await dossier(['status'], env)).stdout.replace(/\n {20,}/g, ' '); // wrapped lines joined back (80 columns)
     expect(text).toMatch(/^Outbox\s+queued \d+\s+·\s+sending 0\s+·\s+sent 0\s+·\s+delivered 0\s+·\s+failed 0\s+·\s+bounced 0\s+·\s+cancelled 0$/m);
-    expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · quarantined 1 · ignored 0/m);
+    expect(text).toMatch(/^Mail in, last 24 h\s+applied 1 · partial 0 · quarantined 1 · ignored 0/m);
     expect(text).toMatch(/^Quarantined\s+1 in the last 24 h, 1 in all$/m);
     expect(text).toMatch(/^decisions\s+never\s+—/m);
   });

@@ -18,7 +18,7 @@ const deal: RecordFact = {
 const sent: OutboxFact = { id: 7, message_id: '<out-7@dossier.example>', record_id: 1, party_id: 10, ref: deal.ref, party: 'bank-sever', to_addresses: ['АО «Банк Северный» <n.pavlova@bank-sever.example>'], status: 'sent' };
 
 function msg(o: Partial<ParsedMessage>): ParsedMessage {
-  return { messageId: '<m@x>', inReplyTo: null, references: [], from: null, replyTo: [], to: [], cc: [], deliveredTo: [], subject: '', subjectCore: '', date: null, ownText: '', text: '', forwarded: null, attachments: [], auto: null, bounce: null, ours: false, authResults: [], warnings: [], headers: new Map(), dateOffset: null, fromCount: 1, fromAddresses: [], outlookMsg: null, ...o };
+  return { messageId: '<m@x>', inReplyTo: null, references: [], from: null, replyTo: [], to: [], cc: [], deliveredTo: [], subject: '', subjectCore: '', date: null, ownText: '', text: '', forwarded: null, attachments: [], auto: null, bounce: null, ours: false, authResults: [], warnings: [], headers: new Map(), dateOffset: null, fromCount: 1, fromAddresses: [], outlookMsg: null, tooLarge: null, dropped: [], ...o };
 }
 function facts(o: Partial<RoutingFacts> = {}): RoutingFacts {
   const records = new Map([[deal.ref, deal]]);

@@ -68,9 +68,12 @@ export async function mailList(app: App, o: MailListOptions) {
   });
 }
 
+/** The files a message dropped, shortly: "scan.pdf (26.2 MB, over…); +3 more". */
+const notTaken = (d: { file: string; reason: string }[] | null) => (d?.length ? `${d.slice(0, 2).map((x) => `${x.file} (${x.reason})`).join('; ').slice(0, 120)}${d.length > 2 ? `; +${d.length - 2} more` : ''}` : '');
+
 export const renderMailList = (page: Awaited<ReturnType<typeof mailList>>) =>
   page.rows.length
-    ? formatTable(['#', 'received', 'mailbox', 'from', 'subject', 'outcome', 'record', 'reason'], page.rows.map((r) => [r.id, formatTime(r.received_at), r.mailbox, r.from_address, (r.subject ?? '').slice(0, 50), r.outcome ?? 'pending', r.ref, (r.reason ?? '').slice(0, 90)])) +
+    ? formatTable(['#', 'received', 'mailbox', 'from', 'subject', 'outcome', 'record', 'reason', 'not taken'], page.rows.map((r) => [r.id, formatTime(r.received_at), r.mailbox, r.from_address, (r.subject ?? '').slice(0, 50), r.outcome ?? 'pending', r.ref, (r.reason ?? '').slice(0, 90), notTaken(r.dropped)])) +
       `\n${page.rows.length} of ${page.total} message(s)` +
       (page.nextBefore !== null ? `; the next page: add --before ${page.nextBefore}` : '')
     : page.total ? 'No more messages.' : 'No journaled message matches.';
@@ -79,6 +82,7 @@ export async function mailShow(app: App, id: string) {
   const n = Number(id);
   if (!Number.isInteger(n) || n <= 0) throw new DossierError('USAGE', `"${id}" is not a journal number.`, { hint: 'See `dossier mail list`.' });
   const row = await getJournal(app.db, n);
+  if (!row.sha256) return { journal: row, parsed: null };
   const m = await parseMessage(await buffer(await app.blobs.open(row.sha256)), app.config.intake.limits);
   return {
     journal: row,
@@ -102,15 +106,18 @@ export async function mailShow(app: App, id: string) {
 export function renderMailShow(v: Awaited<ReturnType<typeof mailShow>>): string {
   const j = v.journal;
   const p = v.parsed;
+  const dropped = j.dropped?.length ? `  not taken ${j.dropped.map((d) => `${d.file}: ${d.reason}`).join('; ')}` : '';
+  if (!p) return [`#${j.id}  ${j.outcome ?? 'pending'} — ${j.reason ?? ''}`, `  mailbox   ${j.mailbox}${j.source_ref ? ` ${j.source_ref}` : ''}`, `  unreadable ${j.unreadable ?? ''}`, j.from_address ? `  from      ${j.from_address}` : '', j.subject ? `  subject   ${j.subject}` : ''].filter(Boolean).join('\n');
   return [
     `#${j.id}  ${j.outcome ?? 'pending'} — ${j.reason ?? ''}`,
     `  mailbox   ${j.mailbox}${j.uid ? ` uid ${j.uid} (uidvalidity ${j.uidvalidity})` : ''}${j.source_ref ? ` ${j.source_ref}` : ''}`,
-    `  received  ${formatTime(j.received_at)}; ${formatBytes(j.size)}; sha256 ${j.sha256.slice(0, 16)}…`,
+    `  received  ${formatTime(j.received_at)}; ${formatBytes(j.size)}; sha256 ${(j.sha256 ?? '').slice(0, 16)}…`,
     `  from      ${p.from ? `${p.from.name} <${p.from.address}>` : '—'}`,
     `  subject   ${p.subject}`,
     p.forwarded ? `  forwarded ${p.forwarded.kind}: from ${p.forwarded.from?.address ?? '?'} «${p.forwarded.subject ?? ''}»` : '',
     p.bounce ? `  report    ${p.bounce.deliveries.map((d) => `${d.address} ${d.action}${d.status ? ` ${d.status}` : ''}`).join('; ') || 'no recipient found'} (our message ${p.bounce.original ?? p.bounce.returnedSubject ?? 'not found'})` : '',
     p.attachments.length ? `  files     ${p.attachments.map((a) => `${a.file} (${a.type}, ${formatBytes(a.size)})`).join('; ')}` : '',
+    dropped,
     p.warnings.length ? `  warnings  ${p.warnings.join('; ')}` : '',
     '',
     p.ownText.trim() || '(no text)',

@@ -27,6 +27,8 @@ export function renderStatus(s: StatusReport): string {
         ['SMS outbox', counts(s.sms)],
         ['Mail in, last 24 h', counts(s.intake.lastDay)],
         ['Quarantined', `${quarantined.lastDay} in the last 24 h, ${quarantined.total} in all`],
+        ['Partial (files not taken)', `${s.intake.partial.lastDay} in the last 24 h, ${s.intake.partial.total} in all`],
+        ['Unreadable files', `${s.intake.unreadable.lastDay} in the last 24 h, ${s.intake.unreadable.total} in all${s.intake.unreadable.total ? ' (dossier mail list --outcome quarantined)' : ''}`],
         ['Unprocessed', pending.count ? `${pending.count} (oldest received ${when(pending.oldest)})` : '0'],
       ],
     )

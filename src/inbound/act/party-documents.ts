@@ -14,7 +14,7 @@ export async function addPartyDocuments(x: ActContext, i: Extract<Intent, { kind
   const added = await attachDocuments(x, record.id, docs, x.app.config.intake.incomingCategory);
   const note = m.ownText.trim();
   if (note) await recordEvent(x.c, x.actor, { recordId: record.id, partyId: party.id, kind: 'note_added', field: 'note', newValue: cut(note, 10_000), details: { from: m.from?.address, messageId: m.messageId, journal: x.row.id } });
-  if (!docs.length && !note) return { outcome: 'ignored', reason: `message from ${party.key} with no documents and no text`, ...base };
+  if (!docs.length && !note && !m.dropped.length) return { outcome: 'ignored', reason: `message from ${party.key} with no documents and no text`, ...base };
   const files = docs.map((a) => a.fileName);
   await x.notify.acknowledgeDocuments(record, party, files, note);
   await x.notify.noticeParticipants(record, party, files, note);

@@ -73,7 +73,7 @@ export async function applyDecision(x: ActContext, i: Extract<Intent, { kind: 's
 
   // The forwarded bank mail is kept on the record as evidence: the whole message as received (its
   // bytes are the journal's, already in the blob store).
-  await attachStoredIn(c, actor, record.id, [{ fileName: `Решение ${party.key} ${date}.eml`, contentType: 'message/rfc822', size: x.row.size, sha256: x.row.sha256, details: { messageId: m.messageId } }], 'correspondence');
+  await attachStoredIn(c, actor, record.id, [{ fileName: `Решение ${party.key} ${date}.eml`, contentType: 'message/rfc822', size: x.row.size, sha256: x.row.sha256!, details: { messageId: m.messageId } }], 'correspondence');
   await x.notify.tellClient(i.record, summary);
   await x.notify.confirmDecision(i.record, summary);
   const client = summary.client;

@@ -2,7 +2,7 @@ import type { IncomingAttachment } from '../types.js';
 import { safeFileName, uniqueNames } from '../../packages/zip.js';
 import { sniffBuffer } from '../../storage/sniff.js';
 import { isBodyText, SIGNATURE_TYPES } from './body.js';
-import { sizeText, warn, type Ctx, type ParseLimits } from './context.js';
+import { drop, sizeText, warn, type Ctx, type ParseLimits } from './context.js';
 import { isOutlookMsg, OUTLOOK_MSG_TYPE } from './envelope.js';
 import { decodeWords, firstHeader } from './headers.js';
 import { transferDecode, walk, type Part } from './mime.js';
@@ -53,18 +53,23 @@ export function fallbackName(c: Candidate, sniffed: string): string {
 }
 
 
+/** The name a sender would recognise a file by (its own name, else its type). */
+const dropName = (c: Candidate) => c.originalName ?? `(${c.part.type})`;
+
 export async function buildAttachments(candidates: Candidate[], limits: ParseLimits, ctx: Ctx): Promise<{ top: IncomingAttachment[]; forwarded: IncomingAttachment[] }> {
   const kept: Candidate[] = [];
   for (const c of candidates) {
     const label = c.originalName ? `"${c.originalName}"` : `An unnamed ${c.part.type} attachment`;
     if (c.broken && c.part.cut) {
       warn(ctx, `${label} is cut off (the message is truncated); not kept.`);
+      if (!c.inline) drop(ctx, dropName(c), 'cut off: the message ends inside it', 'cut');
       continue;
     }
     if (c.part.cut) warn(ctx, `${label} may be incomplete: the message ends inside it.`);
     else if (c.broken) warn(ctx, `${label} has malformed base64; its content may be damaged.`);
     if (c.content.length > limits.maxAttachmentBytes) {
       warn(ctx, `${label}: ${sizeText(c.content.length)} is over the ${sizeText(limits.maxAttachmentBytes)} limit for one file; not kept.`);
+      if (!c.inline) drop(ctx, dropName(c), `${sizeText(c.content.length)}, over the ${sizeText(limits.maxAttachmentBytes)} limit for one file`, 'size', { size: c.content.length, limit: limits.maxAttachmentBytes });
       continue;
     }
     kept.push(c);
@@ -74,6 +79,7 @@ export async function buildAttachments(candidates: Candidate[], limits: ParseLim
   const allowed = new Set(byPriority.slice(0, limits.maxAttachments));
   for (const c of byPriority.slice(limits.maxAttachments)) {
     warn(ctx, `"${c.originalName ?? c.part.type}": over the limit of ${limits.maxAttachments} attachments per message; not kept.`);
+    if (!c.inline) drop(ctx, dropName(c), `over the limit of ${limits.maxAttachments} files per message`, 'count', { limit: limits.maxAttachments });
   }
   const chosen = kept.filter((c) => allowed.has(c));
   const sniffed = await Promise.all(chosen.map((c) => sniffBuffer(c.content)));

@@ -4,7 +4,7 @@ import { buildAttachments, collectCandidates, type Candidate } from './attachmen
 import { classifyAuto } from './auto-replies.js';
 import { bodyText, isBodyText } from './body.js';
 import { EMPTY_BOUNCE, readBounce } from './bounces.js';
-import { sizeText, warn, type Ctx, type ParseLimits } from './context.js';
+import { MAX_PARTS, sizeText, warn, type Ctx, type DroppedPart, type ParseLimits } from './context.js';
 import { dateOffset, parseHeaderDate } from './dates.js';
 import { splitText } from './forwards.js';
 import { isOutlookMsg, normalizeStart, OUTLOOK_MSG_TYPE } from './envelope.js';
@@ -41,6 +41,13 @@ function forwardedFromRfc822(msg: Part, ctx: Ctx): ForwardedMessage {
     kind: 'rfc822',
     attachments: [],
   };
+}
+
+/** Every part not taken: files over a limit, and the parts beyond the part cap (counted, unnamed). */
+function droppedParts(ctx: Ctx): DroppedPart[] {
+  const out = [...(ctx.dropped ?? [])];
+  if (ctx.partsSkipped) out.push({ file: `${ctx.partsSkipped} more MIME part(s)`, reason: `over the ${MAX_PARTS} parts a message may have; not read`, why: 'parts', limit: MAX_PARTS });
+  return out;
 }
 
 function checkLimits(limits: ParseLimits): void {
@@ -134,6 +141,8 @@ export async function parseMessage(raw: Buffer, limits: ParseLimits): Promise<Pa
     auto,
     bounce,
     ours: headers.has(LOOP_HEADER.toLowerCase()),
+    tooLarge: headersOnly ? { size: raw.length, limit: limits.maxMessageBytes } : null,
+    dropped: droppedParts(ctx),
     authResults: all('authentication-results').map((v) => v.replace(/\s+/g, ' ').trim()),
     warnings: ctx.warnings,
     headers,
@@ -146,7 +155,7 @@ function outlookMessage(ctx: Ctx): ParsedMessage {
   return {
     messageId: null, inReplyTo: null, references: [], from: null, fromCount: 0, fromAddresses: [], outlookMsg: 'message',
     replyTo: [], to: [], cc: [], deliveredTo: [], subject: '', subjectCore: '', date: null, dateOffset: null, ownText: '', text: '',
-    forwarded: null, attachments: [], auto: null, bounce: null, ours: false, authResults: [], warnings: ctx.warnings,
+    forwarded: null, attachments: [], auto: null, bounce: null, ours: false, tooLarge: null, dropped: [], authResults: [], warnings: ctx.warnings,
     headers: new Map(),
   };
 }

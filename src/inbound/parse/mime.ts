@@ -63,6 +63,7 @@ export function parseEntity(buf: Buffer, depth: number, cut: boolean, ctx: Ctx, 
       if (ctx.parts >= MAX_PARTS) {
         if (!ctx.partsWarned) warn(ctx, `The message has more than ${MAX_PARTS} MIME parts; the rest were not read.`);
         ctx.partsWarned = true;
+        ctx.partsSkipped = (ctx.partsSkipped ?? 0) + parts.length - i;
         break;
       }
       part.children.push(parseEntity(parts[i]!, depth + 1, (cut || !closed) && i === parts.length - 1, ctx, childType));
