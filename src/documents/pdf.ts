@@ -1,6 +1,7 @@
 import fontkit from '@cantoo/fontkit';
 import {
   EncryptedPDFError,
+  PDFArray,
   PDFBool,
   PDFCheckBox,
   PDFDict,
@@ -15,7 +16,7 @@ import {
   type PDFField,
   type PDFFont,
   type PDFForm,
-  type PDFRef,
+  PDFRef,
 } from '@cantoo/pdf-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -160,6 +161,22 @@ export function hasXfa(doc: PDFDocument): boolean {
   return !!acro?.get(PDFName.of('XFA'));
 }
 
+/**
+ * Removes a hybrid's XFA: the entry and the streams it points at (a single stream or an array of
+ * name/stream pairs). Removing only the entry would leave the XFA packets in the saved file,
+ * unreferenced but still carrying the form's old data.
+ */
+function dropXfa(doc: PDFDocument): void {
+  const acro = doc.catalog.lookup(PDFName.of('AcroForm'), PDFDict);
+  const xfa = acro.get(PDFName.of('XFA'));
+  acro.delete(PDFName.of('XFA'));
+  const parts = xfa instanceof PDFRef ? [xfa, doc.context.lookup(xfa)] : [xfa];
+  for (const part of parts) {
+    if (part instanceof PDFRef) doc.context.delete(part);
+    else if (part instanceof PDFArray) for (const item of part.asArray()) if (item instanceof PDFRef) doc.context.delete(item);
+  }
+}
+
 const OUR_FONT = 'DossierSans';
 
 /** /DA with our font name and `size`, keeping the form's colour. */
@@ -214,7 +231,7 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
 
   if (meta.mode === 'form') {
     // A hybrid's XFA would be shown instead of the AcroForm by XFA viewers, unfilled: removed.
-    if (hasXfa(doc)) doc.catalog.lookup(PDFName.of('AcroForm'), PDFDict).delete(PDFName.of('XFA'));
+    if (hasXfa(doc)) dropXfa(doc);
     const form = doc.getForm();
     // Looked up by name once: getFieldMaybe walks every field on each call (a 100-field form spent
     // a fifth of its fill time there).
