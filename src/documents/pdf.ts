@@ -58,15 +58,37 @@ function font(fontFile = FONT_FILE) {
  * read back as «S ni». A glyph asked for with characters gets them if its cached copy has none.
  */
 function sharedFace(face: unknown): unknown {
-  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] } };
+  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] }; layout(text: string, ...rest: unknown[]): unknown };
   const getGlyph = f.getGlyph.bind(f);
   f.getGlyph = (id: number, chars: number[] = []) => {
     const glyph = getGlyph(id, chars);
     if (chars.length && !glyph.codePoints.length) glyph.codePoints = chars;
     return glyph;
   };
+  // Shaping (fontkit's layout) was a third of a form's fill, and the same text is shaped again
+  // and again: measured for the box, drawn into its appearance, encoded for the subset — and
+  // filled into every recipient's copy of a deal's forms. A run is only read by pdf-lib (its
+  // glyphs and their advance widths), so one run per text and feature set serves every fill of
+  // the process. Bounded: emptied when it holds LAYOUT_CACHE runs.
+  const layout = f.layout.bind(f);
+  const runs = new Map<string, unknown>();
+  f.layout = (text: string, ...rest: unknown[]) => {
+    const features = rest[0];
+    if (rest.length > 1 || typeof text !== 'string' || (features !== undefined && typeof features !== 'object')) return layout(text, ...rest);
+    const key = features === undefined ? `\u0000${text}` : `${JSON.stringify(features)}\u0000${text}`;
+    let run = runs.get(key);
+    if (run === undefined) {
+      if (runs.size >= LAYOUT_CACHE) runs.clear();
+      run = layout(text, ...rest);
+      runs.set(key, run);
+    }
+    return run;
+  };
   return face;
 }
+
+/** Shaped runs kept per process (a run of a form value is a few hundred bytes). */
+const LAYOUT_CACHE = 20_000;
 
 export interface PdfFillOptions { fontFile?: string }
 
