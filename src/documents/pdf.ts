@@ -1,6 +1,7 @@
 import fontkit from '@cantoo/fontkit';
 import {
   EncryptedPDFError,
+  PDFArray,
   PDFBool,
   PDFCheckBox,
   PDFDict,
@@ -15,7 +16,7 @@ import {
   type PDFField,
   type PDFFont,
   type PDFForm,
-  type PDFRef,
+  PDFRef,
 } from '@cantoo/pdf-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,15 +58,37 @@ function font(fontFile = FONT_FILE) {
  * read back as «S ni». A glyph asked for with characters gets them if its cached copy has none.
  */
 function sharedFace(face: unknown): unknown {
-  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] } };
+  const f = face as { getGlyph(id: number, chars?: number[]): { codePoints: number[] }; layout(text: string, ...rest: unknown[]): unknown };
   const getGlyph = f.getGlyph.bind(f);
   f.getGlyph = (id: number, chars: number[] = []) => {
     const glyph = getGlyph(id, chars);
     if (chars.length && !glyph.codePoints.length) glyph.codePoints = chars;
     return glyph;
   };
+  // Shaping (fontkit's layout) was a third of a form's fill, and the same text is shaped again
+  // and again: measured for the box, drawn into its appearance, encoded for the subset — and
+  // filled into every recipient's copy of a deal's forms. A run is only read by pdf-lib (its
+  // glyphs and their advance widths), so one run per text and feature set serves every fill of
+  // the process. Bounded: emptied when it holds LAYOUT_CACHE runs.
+  const layout = f.layout.bind(f);
+  const runs = new Map<string, unknown>();
+  f.layout = (text: string, ...rest: unknown[]) => {
+    const features = rest[0];
+    if (rest.length > 1 || typeof text !== 'string' || (features !== undefined && typeof features !== 'object')) return layout(text, ...rest);
+    const key = features === undefined ? `\u0000${text}` : `${JSON.stringify(features)}\u0000${text}`;
+    let run = runs.get(key);
+    if (run === undefined) {
+      if (runs.size >= LAYOUT_CACHE) runs.clear();
+      run = layout(text, ...rest);
+      runs.set(key, run);
+    }
+    return run;
+  };
   return face;
 }
+
+/** Shaped runs kept per process (a run of a form value is a few hundred bytes). */
+const LAYOUT_CACHE = 20_000;
 
 export interface PdfFillOptions { fontFile?: string }
 
@@ -160,6 +183,22 @@ export function hasXfa(doc: PDFDocument): boolean {
   return !!acro?.get(PDFName.of('XFA'));
 }
 
+/**
+ * Removes a hybrid's XFA: the entry and the streams it points at (a single stream or an array of
+ * name/stream pairs). Removing only the entry would leave the XFA packets in the saved file,
+ * unreferenced but still carrying the form's old data.
+ */
+function dropXfa(doc: PDFDocument): void {
+  const acro = doc.catalog.lookup(PDFName.of('AcroForm'), PDFDict);
+  const xfa = acro.get(PDFName.of('XFA'));
+  acro.delete(PDFName.of('XFA'));
+  const parts = xfa instanceof PDFRef ? [xfa, doc.context.lookup(xfa)] : [xfa];
+  for (const part of parts) {
+    if (part instanceof PDFRef) doc.context.delete(part);
+    else if (part instanceof PDFArray) for (const item of part.asArray()) if (item instanceof PDFRef) doc.context.delete(item);
+  }
+}
+
 const OUR_FONT = 'DossierSans';
 
 /** /DA with our font name and `size`, keeping the form's colour. */
@@ -214,7 +253,7 @@ export async function fillPdf(bytes: Buffer, name: string, meta: TemplateMeta, d
 
   if (meta.mode === 'form') {
     // A hybrid's XFA would be shown instead of the AcroForm by XFA viewers, unfilled: removed.
-    if (hasXfa(doc)) doc.catalog.lookup(PDFName.of('AcroForm'), PDFDict).delete(PDFName.of('XFA'));
+    if (hasXfa(doc)) dropXfa(doc);
     const form = doc.getForm();
     // Looked up by name once: getFieldMaybe walks every field on each call (a 100-field form spent
     // a fifth of its fill time there).

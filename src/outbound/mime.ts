@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailComposerAttachment, MailComposerOptions } from 'nodemailer/lib/mail-composer';
 
@@ -17,8 +18,11 @@ export interface OutgoingMessage {
   subject: string;
   text: string;
   html?: string;
-  /** path: streamed from disk while building; content: already in memory. */
-  attachments?: { filename: string; path?: string; content?: Buffer; contentType?: string }[];
+  /**
+   * path: streamed from disk while building; content: already in memory; stream: read while the
+   * message streams out (streamMessage only: a stored zip goes into the email at send time).
+   */
+  attachments?: { filename: string; path?: string; content?: Buffer; stream?: Readable; contentType?: string }[];
   /** "<…@…>" */
   messageId: string;
   date: Date;
@@ -50,6 +54,35 @@ function noLineBreaks(what: string, value: string): void {
 }
 
 export async function buildMessage(m: OutgoingMessage): Promise<Buffer> {
+  const raw = await new MailComposer(composerOptions(m)).compile().build();
+  // MailComposer stops right after the closing boundary. SMTP terminates the data with CRLF
+  // anyway, so end the stored bytes with one too: what we store is then exactly what arrives.
+  return raw.subarray(-2).toString('latin1') === '\r\n' ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
+}
+
+/**
+ * The same message as buildMessage, as a stream: attachments given as streams are base64-encoded as
+ * they are read, so a large zip is never held whole (nor kept a second time). The bytes equal
+ * buildMessage's for the same message and attachment contents.
+ */
+export function streamMessage(m: OutgoingMessage): Readable {
+  const out = new MailComposer(composerOptions(m)).compile().createReadStream();
+  let tail = '';
+  const endWithCrlf = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (chunk.length) tail = (tail + chunk.subarray(-2).toString('latin1')).slice(-2);
+      done(null, chunk);
+    },
+    flush(done) {
+      done(null, tail === '\r\n' ? undefined : Buffer.from('\r\n'));
+    },
+  });
+  out.on('error', (err: Error) => endWithCrlf.destroy(err));
+  return out.pipe(endWithCrlf);
+}
+
+/** Checks the message and turns it into MailComposer's options (throws on anything unsafe). */
+function composerOptions(m: OutgoingMessage): MailComposerOptions {
   if (!MESSAGE_ID_RE.test(m.messageId)) throw new Error(`Not a Message-ID: ${JSON.stringify(m.messageId)} (expected "<local@domain>")`);
   if (!(m.date instanceof Date) || Number.isNaN(m.date.getTime())) throw new Error('The message date is not a valid date');
   if (m.to.length === 0) throw new Error('The message has no recipients');
@@ -83,10 +116,10 @@ export async function buildMessage(m: OutgoingMessage): Promise<Buffer> {
 
   const attachments: MailComposerAttachment[] = (m.attachments ?? []).map((a, i) => {
     if (!a.filename) throw new Error(`Attachment ${i + 1} has no file name`);
-    if ((a.path === undefined) === (a.content === undefined)) throw new Error(`Attachment ${a.filename}: give exactly one of path or content`);
+    if ([a.path, a.content, a.stream].filter((x) => x !== undefined).length !== 1) throw new Error(`Attachment ${a.filename}: give exactly one of path or content`);
     return {
       filename: a.filename, // RFC 2231 encoded by nodemailer when not plain ASCII
-      ...(a.path !== undefined ? { path: a.path } : { content: a.content }),
+      ...(a.path !== undefined ? { path: a.path } : { content: a.content ?? a.stream }),
       ...(a.contentType ? { contentType: a.contentType } : {}),
       contentDisposition: 'attachment',
     };
@@ -116,10 +149,7 @@ export async function buildMessage(m: OutgoingMessage): Promise<Buffer> {
     // An attachment path must never be fetched from the network; file paths stay allowed.
     disableUrlAccess: true,
   };
-  const raw = await new MailComposer(options).compile().build();
-  // MailComposer stops right after the closing boundary. SMTP terminates the data with CRLF
-  // anyway, so end the stored bytes with one too: what we store is then exactly what arrives.
-  return raw.subarray(-2).toString('latin1') === '\r\n' ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
+  return options;
 }
 
 /** A Message-ID for our domain: "<dossier.{id}.{random}@{domain}>" */

@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from '../records/events.js';
-import { buildMessage, newMessageId, type OutgoingMessage } from './mime.js';
-import { fileTransport, SendError, smtpTransport, type Transport } from './transports.js';
+import type { StoredBlob } from '../storage/blobs.js';
+import { buildMessage, newMessageId, streamMessage, type OutgoingMessage } from './mime.js';
+import { fileTransport, SendError, smtpTransport, type MessageBytes, type Transport } from './transports.js';
 
 // The outbox: one row per email, its raw bytes kept in the blob store before anything is sent, so a
 // retry — even after a crash between sending and recording — sends the same bytes and Message-ID.
@@ -26,7 +28,12 @@ export interface OutboxRow {
   from_address: string;
   to_addresses: string[];
   subject: string;
-  raw_sha256: string;
+  /** The whole message in the blob store; null when it refers to stored attachments instead (`message`). */
+  raw_sha256: string | null;
+  /** The message without its attachments, whose bytes stay in the blob store (outbox_attachments). */
+  message: StoredMessage | null;
+  /** What went out at the last attempt, and `size` its length (estimated until then for a `message` row). */
+  sent_sha256: string | null;
   size: number;
   status: OutboxStatus;
   attempts: number;
@@ -39,7 +46,16 @@ export interface OutboxRow {
   updated_at: Date;
 }
 
-export interface MailInput extends Omit<OutgoingMessage, 'messageId' | 'date' | 'loopId' | 'from'> {
+/** An attachment: a file, bytes, or a file already in the blob store (sent by reference: no copy is kept). */
+export type MailAttachment = NonNullable<OutgoingMessage['attachments']>[number] & { blob?: StoredBlob };
+
+/** An outbox row's message as kept in `message`: everything but the attachments' bytes. */
+export type StoredMessage = Omit<OutgoingMessage, 'attachments' | 'date'> & { date: string };
+
+interface AttachmentRef { filename: string; contentType: string | null; sha256: string; size: number }
+
+export interface MailInput extends Omit<OutgoingMessage, 'messageId' | 'date' | 'loopId' | 'from' | 'attachments'> {
+  attachments?: MailAttachment[];
   recordId: number | null;
   partyId: number | null;
   packageId?: number | null;
@@ -65,20 +81,54 @@ export function transportFor(app: App): Transport {
   });
 }
 
-/** Builds the message, keeps its bytes, writes the outbox row; the caller queues the job. */
+/** Base64 in 76-character lines with CRLF, as nodemailer writes an attachment of `n` bytes. */
+const base64Size = (n: number) => {
+  const chars = 4 * Math.ceil(n / 3);
+  return chars + 2 * Math.ceil(chars / 76);
+};
+
+/**
+ * Builds the message, keeps its bytes, writes the outbox row; the caller queues the job. A message
+ * with an attachment already in the blob store (a package's zip) is kept without its attachments'
+ * bytes: the row refers to the stored files and the worker streams them in when it sends, so the
+ * zip is never copied (a base64 copy inside a stored message was a third write of every package).
+ */
 export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: MailInput): Promise<OutboxRow> {
   const messageId = newMessageId(app.config.mail.domain, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
-  const { recordId, partyId, packageId, kind, ...message } = input;
-  const raw = await buildMessage({ ...message, from: app.config.mail.from, messageId, date: new Date(), loopId: app.config.mail.domain });
-  const blob = await app.blobs.put(raw);
-  await q.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [blob.sha256, blob.size]);
+  const { recordId, partyId, packageId, kind, attachments = [], ...rest } = input;
+  const message: OutgoingMessage = { ...rest, from: app.config.mail.from, messageId, date: new Date(), loopId: app.config.mail.domain };
+  const byRef = attachments.some((a) => a.blob);
+  let raw: StoredBlob | null = null;
+  const refs: AttachmentRef[] = [];
+  let size: number;
+  if (!byRef) {
+    const bytes = await buildMessage({ ...message, attachments });
+    raw = await app.blobs.put(bytes);
+    await q.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [raw.sha256, raw.size]);
+    size = raw.size;
+  } else {
+    // Every attachment by reference then: one given as a file or bytes is stored first.
+    for (const a of attachments) {
+      const blob = a.blob ?? (await app.blobs.put(a.content !== undefined ? a.content : a.stream ?? a.path!));
+      refs.push({ filename: a.filename, contentType: a.contentType ?? null, sha256: blob.sha256, size: blob.size });
+    }
+    // Checked now as buildMessage checks it (stand-ins for the attachments), and its size estimated:
+    // the exact size is recorded when it is sent.
+    const frame = await buildMessage({ ...message, attachments: refs.map((r) => ({ filename: r.filename, content: Buffer.alloc(0), ...(r.contentType ? { contentType: r.contentType } : {}) })) });
+    size = frame.length + refs.reduce((n, r) => n + base64Size(r.size), 0);
+  }
+  const stored: StoredMessage | null = byRef ? { ...message, date: message.date.toISOString() } : null;
   const row = (
     await q.query<OutboxRow>(
-      `INSERT INTO outbox (record_id, party_id, package_id, kind, message_id, from_address, to_addresses, subject, raw_sha256, size, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-      [recordId, partyId, packageId ?? null, kind, messageId, app.config.mail.from, [...input.to, ...(input.cc ?? [])], input.subject, blob.sha256, blob.size, actor.id],
+      `INSERT INTO outbox (record_id, party_id, package_id, kind, message_id, from_address, to_addresses, subject, raw_sha256, message, size, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+      [recordId, partyId, packageId ?? null, kind, messageId, app.config.mail.from, [...input.to, ...(input.cc ?? [])], input.subject, raw?.sha256 ?? null, stored ? JSON.stringify(stored) : null, size, actor.id],
     )
   ).rows[0]!;
+  for (const [seq, r] of refs.entries()) {
+    await q.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [r.sha256, r.size, r.contentType ?? 'application/octet-stream']);
+    await q.query('INSERT INTO outbox_attachments (outbox_id, seq, sha256, size, file_name, content_type) VALUES ($1, $2, $3, $4, $5, $6)', [row.id, seq, r.sha256, r.size, r.filename, r.contentType]);
+  }
   if (recordId) {
     await recordEvent(q, actor, { recordId, partyId, kind: 'mail_queued', field: `outbox:${row.id}`, newValue: { outbox: row.id, kind, to: row.to_addresses, subject: row.subject, messageId } });
   }
@@ -93,14 +143,16 @@ const actorOf = (app: App): Actor => ({ id: `worker:${process.pid}`, source: 'wo
 export async function deliver(app: App, transport: Transport, outboxId: number): Promise<DeliveryOutcome> {
   const row = (await app.db.query<OutboxRow>(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = now() WHERE id = $1 AND status IN ('queued', 'sending') RETURNING *`, [outboxId])).rows[0];
   if (!row) return 'done'; // already sent, failed for good, or bounced
-  const raw = await buffer(await app.blobs.open(row.raw_sha256));
+  const out = await messageBytes(app, row);
   const actor = actorOf(app);
   try {
-    const r = await transport.send(raw, { from: addressOnly(row.from_address), to: row.to_addresses }, row.message_id);
-    await app.db.query(`UPDATE outbox SET status = 'sent', sent_at = now(), last_response = $2, transport = $3, next_attempt_at = NULL, updated_at = now() WHERE id = $1`, [row.id, r.response, transport.name]);
+    const r = await transport.send(out.bytes, { from: addressOnly(row.from_address), to: row.to_addresses }, row.message_id);
+    const sent = out.sent();
+    await app.db.query(`UPDATE outbox SET status = 'sent', sent_at = now(), last_response = $2, transport = $3, next_attempt_at = NULL, sent_sha256 = $4, size = $5, updated_at = now() WHERE id = $1`, [row.id, r.response, transport.name, sent.sha256, sent.size]);
     if (row.record_id) await recordEvent(app.db, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_sent', field: `outbox:${row.id}`, newValue: { outbox: row.id, to: row.to_addresses, subject: row.subject, response: r.response, attempts: row.attempts } });
     return 'sent';
   } catch (err) {
+    out.abandon();
     const e = err instanceof SendError ? err : new SendError(`${(err as Error).message}`, { permanent: false, response: (err as Error).message });
     const retry = app.config.mail.retry;
     if (!e.permanent && row.attempts <= retry.limit) {
@@ -113,6 +165,49 @@ export async function deliver(app: App, transport: Transport, outboxId: number):
     if (row.record_id) await recordEvent(app.db, actor, { recordId: row.record_id, partyId: row.party_id, kind: 'mail_failed', field: `outbox:${row.id}`, newValue: { outbox: row.id, to: row.to_addresses, subject: row.subject, reason } });
     return 'failed';
   }
+}
+
+/**
+ * The row's message for one attempt: its stored bytes, or the message streamed with its stored
+ * attachments read from the blob store as it goes out. `sent()` tells the hash and length of what
+ * went out (the same every attempt); `abandon()` closes the stored files of an attempt that failed.
+ */
+async function messageBytes(app: App, row: OutboxRow): Promise<{ bytes: MessageBytes; sent(): StoredBlob; abandon(): void }> {
+  if (row.raw_sha256 !== null) {
+    const raw = await buffer(await app.blobs.open(row.raw_sha256));
+    return { bytes: raw, sent: () => ({ sha256: row.raw_sha256!, size: raw.length }), abandon: () => {} };
+  }
+  const refs = (await app.db.query<{ sha256: string; file_name: string; content_type: string | null }>('SELECT sha256, file_name, content_type FROM outbox_attachments WHERE outbox_id = $1 ORDER BY seq', [row.id])).rows;
+  const opened: Readable[] = [];
+  try {
+    for (const r of refs) opened.push(await app.blobs.open(r.sha256));
+  } catch (err) {
+    for (const o of opened) o.destroy();
+    throw err;
+  }
+  const m = row.message!;
+  const message = streamMessage({
+    ...m,
+    date: new Date(m.date),
+    attachments: refs.map((r, i) => ({ filename: r.file_name, stream: opened[i]!, ...(r.content_type ? { contentType: r.content_type } : {}) })),
+  });
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  message.on('error', (err: Error) => meter.destroy(err));
+  return {
+    bytes: { stream: message.pipe(meter), date: new Date(m.date) },
+    sent: () => ({ sha256: hash.digest('hex'), size }),
+    abandon: () => {
+      for (const s of [message, meter, ...opened]) s.destroy();
+    },
+  };
 }
 
 /** "Имя <a@b>" → "a@b" for the SMTP envelope. */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { NodemailerError, SMTPTransportOptions } from 'nodemailer';
 
@@ -51,9 +52,15 @@ export class SendError extends Error {
   }
 }
 
+/**
+ * The message's bytes: whole (stored raw), or a stream read once while sending (a message whose
+ * stored zip is streamed into it); `date` is the message's Date, which a stream cannot be asked for.
+ */
+export type MessageBytes = Buffer | { stream: Readable; date: Date };
+
 export interface Transport {
   readonly name: string;
-  send(raw: Buffer, envelope: Envelope, messageId: string): Promise<SendResult>;
+  send(raw: MessageBytes, envelope: Envelope, messageId: string): Promise<SendResult>;
   verify(): Promise<void>;
   close(): void;
 }
@@ -141,7 +148,7 @@ export function smtpTransport(s: SmtpSettings): Transport {
     async send(raw, envelope, messageId) {
       checkEnvelope(envelope);
       try {
-        const info = await transporter.sendMail({ envelope: { from: envelope.from, to: envelope.to }, raw, messageId });
+        const info = await transporter.sendMail({ envelope: { from: envelope.from, to: envelope.to }, raw: Buffer.isBuffer(raw) ? raw : raw.stream, messageId });
         // Some recipients refused, others accepted: the message went out. Retrying would send
         // a second copy to everybody who already has it, so report the refusals instead.
         return { response: String(info.response ?? ''), accepted: addresses(info.accepted), rejected: addresses(info.rejected) };
@@ -196,7 +203,7 @@ export function fileTransport(dir: string): Transport {
     async send(raw, envelope, messageId) {
       checkEnvelope(envelope);
       if (!messageId.trim()) throw new SendError('No Message-ID for the file name', { permanent: true, response: 'no message id' });
-      const day = messageDate(raw).toISOString().slice(0, 10);
+      const day = (Buffer.isBuffer(raw) ? messageDate(raw) : raw.date).toISOString().slice(0, 10);
       const folder = path.join(root, day);
       const target = path.join(folder, `${safeName(messageId)}.eml`);
       // The temp name starts with a dot, so a reader globbing *.eml never sees half a message.
@@ -205,13 +212,15 @@ export function fileTransport(dir: string): Transport {
         await mkdir(folder, { recursive: true });
         const fh = await open(temp, 'wx');
         try {
-          await fh.writeFile(raw);
+          if (Buffer.isBuffer(raw)) await fh.writeFile(raw);
+          else for await (const chunk of raw.stream as AsyncIterable<Buffer>) await fh.writeFile(chunk); // each piece in full, in order
           await fh.sync(); // on disk before the rename makes it visible
         } finally {
           await fh.close();
         }
         await rename(temp, target);
       } catch (err) {
+        if (!Buffer.isBuffer(raw)) raw.stream.destroy();
         await unlink(temp).catch(() => undefined);
         // A full disk or a missing permission does not fix itself quickly, but it does get fixed
         // without changing the message: retry.

@@ -136,21 +136,24 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
   const names = uniqueNames([...docs.map((d) => d.name), ...scans.map((s) => (s.folder ? `${safeFileName(s.folder)}/` : '') + safeFileName(s.a.file_name))]);
   const builtAt = new Date();
   const files: (ManifestFile & { entry: ZipEntry })[] = [
-    ...docs.map((d, i) => ({
-      name: names[i]!,
-      size: d.bytes.length,
-      sha256: createHash('sha256').update(d.bytes).digest('hex'),
-      part: 1,
-      source: { template: d.template, schemaVersion: version },
-      entry: { name: names[i]!, source: d.bytes, size: d.bytes.length, compress: true, date: builtAt } satisfies ZipEntry,
-    })),
+    ...docs.map((d, i) => {
+      const sha256 = createHash('sha256').update(d.bytes).digest('hex'); // once: the zip takes it as known
+      return {
+        name: names[i]!,
+        size: d.bytes.length,
+        sha256,
+        part: 1,
+        source: { template: d.template, schemaVersion: version },
+        entry: { name: names[i]!, source: d.bytes, size: d.bytes.length, compress: true, date: builtAt, sha256 } satisfies ZipEntry,
+      };
+    }),
     ...scans.map(({ a }, j) => ({
       name: names[docs.length + j]!,
       size: a.size,
       sha256: a.sha256, // content-addressed: the blob's name is its checksum
       part: 1,
       source: { attachment: a.id, category: a.category, originalName: a.file_name, contentType: a.content_type },
-      entry: { name: names[docs.length + j]!, source: () => app.blobs.open(a.sha256), size: a.size, compress: worthCompressing(a.content_type), date: builtAt } satisfies ZipEntry,
+      entry: { name: names[docs.length + j]!, source: () => app.blobs.open(a.sha256), size: a.size, compress: worthCompressing(a.content_type), date: builtAt, sha256: a.sha256 } satisfies ZipEntry,
     })),
   ];
   const plan = planParts(files.map((f, i) => ({ name: f.name, size: f.size, pinFirst: i < docs.length })), zipLimit(profile.max_email_bytes));
@@ -197,26 +200,27 @@ async function buildOne(app: App, actor: Actor, record: RecordRow, pending: Pend
       await rm(out, { force: true });
       const zip = await writeZip(entries, out, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
       done = Math.min(total, done + files.filter((f) => f.part === part).reduce((n, f) => n + f.size, 0));
-      built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
+      built.push({ part, parts, fileName, path: out, sha256: zip.sha256!, size: zip.size });
       continue;
     }
     // Written once, straight into the blob store (mail is built from it later); the file in the
-    // packages folder is then a link to the stored bytes, not a second copy of them.
+    // packages folder is then a link to the stored bytes, not a second copy of them. Hashed once,
+    // by the store (which names it by its sha256).
     const into = new PassThrough();
     const storing = app.blobs.put(into);
     let zip;
     try {
-      zip = await writeZip(entries, into, { onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
+      zip = await writeZip(entries, into, { hashZip: false, onProgress: (d) => opts.onProgress?.(party.key, Math.min(total, base + d), total) });
     } catch (err) {
       into.destroy(err as Error);
       await storing.catch(() => undefined); // the store removes its partial file
       throw err;
     }
     const blob = await storing;
-    if (blob.sha256 !== zip.sha256) throw new DossierError('PACKAGE_FAILED', `${fileName} changed while it was stored (${zip.sha256} → ${blob.sha256}).`);
+    if (blob.size !== zip.size) throw new DossierError('PACKAGE_FAILED', `${fileName} changed while it was stored (${zip.size} bytes written, ${blob.size} stored).`);
     await exposeBlob(app, blob.sha256, out);
     done = Math.min(total, done + files.filter((f) => f.part === part).reduce((n, f) => n + f.size, 0));
-    built.push({ part, parts, fileName, path: out, sha256: zip.sha256, size: zip.size });
+    built.push({ part, parts, fileName, path: out, sha256: blob.sha256, size: blob.size });
   }
 
   if (opts.dryRun) return { ref: record.ref, recipient: party.key, recipientName: party.name, buildId, profile, data, parts: built.map((b) => ({ ...b, packageId: 0 })), manifest, omitted };

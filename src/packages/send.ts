@@ -1,8 +1,7 @@
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
 import type { RenderData } from '../documents/evaluate.js';
@@ -143,7 +142,6 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
   const report: SendReport = { ref: record.ref, dryRun, mails: [], recipients: [], status: null };
   const rows: OutboxRow[] = [];
   const tmp = dryRun ? await mkdtemp(path.join(os.tmpdir(), 'dossier-dry-run-')) : null;
-  const cleanup: string[] = []; // temporary copies of reused packages, removed at the end
   try {
     for (const party of recipients) {
       const outcome: RecipientOutcome = { recipient: party.key, outcome: 'failed' };
@@ -161,19 +159,12 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
         const prior = await lastBuild(app, record.id, party.id);
         const changes = prior ? await changesSince(app, record, party, profile, prior.at) : [];
         let data: RenderData;
-        let parts: { packageId: number; part: number; parts: number; fileName: string; path: string; size: number }[];
+        let parts: { packageId: number; part: number; parts: number; fileName: string; sha256: string; size: number }[];
         if (prior && !changes.length) {
           outcome.build = 'reused';
           data = (await renderData(app, record.ref, party.key)).data;
-          // The bytes recorded at build time, not whatever is in the packages folder now.
-          const dir = await mkdtemp(path.join(os.tmpdir(), 'dossier-send-'));
-          cleanup.push(dir);
-          parts = [];
-          for (const p of prior.parts) {
-            const file = path.join(dir, `${p.part}.zip`);
-            await pipeline(await app.blobs.open(p.sha256), createWriteStream(file));
-            parts.push({ packageId: p.id, part: p.part, parts: p.parts, fileName: p.file_name, path: file, size: Number(p.size) });
-          }
+          // The bytes recorded at build time (the stored zip), not whatever is in the packages folder now.
+          parts = prior.parts.map((p) => ({ packageId: p.id, part: p.part, parts: p.parts, fileName: p.file_name, sha256: p.sha256, size: Number(p.size) }));
         } else {
           outcome.build = prior ? 'rebuilt' : 'built';
           if (changes.length) outcome.changes = changes;
@@ -222,7 +213,8 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
                 subject: m.subject,
                 text: m.text,
                 ...(m.html ? { html: m.html } : {}),
-                attachments: [{ filename: m.part.fileName, path: m.part.path, contentType: 'application/zip' }],
+                // The stored zip by reference: the worker streams it into the email when it sends.
+                attachments: [{ filename: m.part.fileName, blob: { sha256: m.part.sha256, size: m.part.size }, contentType: 'application/zip' }],
                 automatic: false,
               });
               rows.push(row);
@@ -239,7 +231,7 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
     }
     if (rows.length) report.status = await statusOnSend(app, actor, record, report);
   } finally {
-    for (const dir of [...cleanup.splice(0), ...(tmp ? [tmp] : [])]) await rm(dir, { recursive: true, force: true });
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   }
   // One INSERT of the mail jobs (no pg-boss started here); a row without a job is queued by the worker's sweep.
   if (rows.length) await queueMail(app.db, rows.map((r) => r.id));

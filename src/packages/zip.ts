@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -37,10 +37,13 @@ export interface ZipEntry {
   /** false for already-compressed content (JPEG, PNG, PDF, ZIP, DOCX…): stored, not deflated again. */
   compress: boolean;
   date?: Date;
+  /** Its checksum when already known (a blob's name; a document the caller hashed): not computed again. */
+  sha256?: string;
 }
 
 export interface ZipResult {
-  sha256: string;
+  /** null when asked not to hash the zip (`hashZip: false`). */
+  sha256: string | null;
   size: number;
   entries: { name: string; size: number; sha256: string; compressed: boolean }[];
 }
@@ -49,6 +52,8 @@ export interface WriteZipOptions {
   onProgress?(done: number, total: number): void;
   /** Deflate level 1–9 for entries with compress: true; default 6. */
   level?: number;
+  /** false: `out` hashes the zip itself (the blob store names what it stores by its sha256). */
+  hashZip?: boolean;
 }
 
 /**
@@ -90,11 +95,11 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
   // forceLocalTime: zip times have no time zone and Explorer shows them as they are; local time
   // (the server's, normally Moscow) reads right for the recipient, UTC would be hours off.
   const archive = new ZipArchive({ zlib: { level }, forceLocalTime: true });
-  const zipHash = createHash('sha256');
+  const zipHash = opts.hashZip === false ? null : createHash('sha256');
   let zipSize = 0;
   const zipMeter = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      zipHash.update(chunk);
+      zipHash?.update(chunk);
       zipSize += chunk.length;
       cb(null, chunk);
     },
@@ -122,7 +127,7 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
       const appended = new Promise<void>((resolve) => archive.once('entry', () => resolve()));
       let sha256: string;
       if (Buffer.isBuffer(entry.source)) {
-        sha256 = createHash('sha256').update(entry.source).digest('hex');
+        sha256 = entry.sha256 ?? createHash('sha256').update(entry.source).digest('hex');
         archive.append(entry.source, data);
         await Promise.race([appended, failed]);
         progress(entry.source.length);
@@ -151,7 +156,7 @@ export async function writeZip(entries: ZipEntry[], out: string | NodeJS.Writabl
       await closed(dest);
       await rename(temp, out as string);
     }
-    return { sha256: zipHash.digest('hex'), size: zipSize, entries: results };
+    return { sha256: zipHash?.digest('hex') ?? null, size: zipSize, entries: results };
   } catch (err) {
     archive.abort();
     current.source?.destroy();
@@ -182,7 +187,8 @@ async function openSource(entry: ZipEntry): Promise<Readable> {
 
 /** Pass-through that hashes and counts an entry's bytes as they stream, and checks the size at the end. */
 class EntryMeter extends Transform {
-  private readonly hash = createHash('sha256');
+  // No hashing for a source whose checksum is known (a blob: content-addressed); its size is still checked.
+  private readonly hash: Hash | null;
   private bytes = 0;
   private digest: string | undefined;
 
@@ -191,10 +197,11 @@ class EntryMeter extends Transform {
     private readonly progress: (bytes: number) => void,
   ) {
     super();
+    this.hash = entry.sha256 === undefined ? createHash('sha256') : null;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.length;
     try {
       this.progress(chunk.length);
@@ -212,7 +219,7 @@ class EntryMeter extends Transform {
       cb(new Error(`"${this.entry.name}" has ${this.bytes} bytes, expected ${this.entry.size}.`));
       return;
     }
-    this.digest = this.hash.digest('hex');
+    this.digest = this.hash?.digest('hex') ?? this.entry.sha256!;
     cb();
   }
 

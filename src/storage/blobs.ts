@@ -8,6 +8,9 @@ import { DossierError } from '../errors.js';
 
 export interface StoredBlob { sha256: string; size: number }
 
+/** Read size of the file store's streams. */
+const READ_BYTES = 1024 * 1024;
+
 /**
  * Content-addressed storage: a blob's name is the sha256 of its bytes, so the same file is kept once
  * and a stored file can be checked against its name. Bytes are streamed, never held whole in memory.
@@ -97,7 +100,9 @@ export class FsBlobStore implements BlobStore {
         hint: 'Restore the blob directory from a backup; the database still knows the file by its checksum.',
       });
     }
-    return createReadStream(file);
+    // 1 MiB reads: a scan streamed into a zip passes through half a dozen stream stages per chunk,
+    // and at the default 64 KiB that per-chunk work showed in the package build's profile.
+    return createReadStream(file, { highWaterMark: READ_BYTES });
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -147,6 +147,34 @@ describe('pack send and delivery', () => {
     expect((await run('record', 'history', deal)).stdout).toMatch(/email #\d+ sent to /);
   });
 
+  it('refers to the stored zip from the outbox and streams it into the email: the bank gets those bytes, the outbox keeps no copy', async () => {
+    smtp.received.length = 0;
+    const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-sever', '--again', '--json')).json() as { outbox: number }[];
+    const [queued] = await sql<{ raw_sha256: string | null; message: string; size: number; package_sha: string; package_size: number }>(
+      'SELECT o.raw_sha256, o.message::text AS message, o.size::int AS size, p.sha256 AS package_sha, p.size::int AS package_size FROM outbox o JOIN packages p ON p.id = o.package_id WHERE o.id = $1',
+      [mail!.outbox],
+    );
+    // No message bytes stored for it, only a reference to the package's zip; its text is kilobytes.
+    expect(queued!.raw_sha256).toBeNull();
+    expect(queued!.message.length).toBeLessThan(20_000);
+    const refs = await sql<{ sha256: string; file_name: string }>('SELECT sha256, file_name FROM outbox_attachments WHERE outbox_id = $1', [mail!.outbox]);
+    expect(refs.map((r) => r.sha256)).toEqual([queued!.package_sha]);
+    expect(queued!.size).toBeGreaterThan((queued!.package_size * 4) / 3);
+
+    await run('worker', '--until-idle');
+    expect(smtp.received).toHaveLength(1);
+    const { mail: got, raw } = smtp.received[0]!;
+    const zip = got.attachments.find((a) => a.filename?.endsWith('.zip'))!;
+    expect(zip.filename).toBe(refs[0]!.file_name);
+    expect(sha(zip.content)).toBe(queued!.package_sha);
+    // The outbox records what went out, byte for byte.
+    const [sent] = await sql<{ status: string; sent_sha256: string; size: number }>('SELECT status, sent_sha256, size::int AS size FROM outbox WHERE id = $1', [mail!.outbox]);
+    expect(sent).toEqual({ status: 'sent', sent_sha256: sha(raw), size: raw.length });
+    // Nor is there a stored message of it anywhere in the blob store's catalogue.
+    const messages = await sql<{ n: number }>("SELECT count(*)::int AS n FROM blobs WHERE content_type = 'message/rfc822' AND sha256 = $1", [sha(raw)]);
+    expect(messages[0]!.n).toBe(0);
+  });
+
   it('retries a temporary refusal (451 twice) and sends the message once', async () => {
     smtp.received.length = 0;
     let refusals = 0;

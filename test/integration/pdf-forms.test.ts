@@ -293,16 +293,22 @@ describe('protected and hybrid forms', () => {
   });
 
   it('fills the AcroForm of an XFA hybrid and drops the XFA without pdf-lib printing to the console', async () => {
-    const doc = await PDFDocument.load(await simple());
+    // Kept on load and save: without preserveXFA pdf-lib's own save() drops the XFA again, and the
+    // "hybrid" would be a plain form.
+    const doc = await PDFDocument.load(await simple(), { preserveXFA: true });
     const xfa = doc.context.stream('<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template/></xdp:xdp>');
     doc.getForm().acroForm.dict.set(PDFName.of('XFA'), doc.context.register(xfa));
     const hybrid = Buffer.from(await doc.save());
+    expect((await PDFDocument.load(hybrid, { preserveXFA: true })).getForm().hasXFA()).toBe(true);
     const warn = vi.spyOn(console, 'warn');
     const out = await fillPdf(hybrid, 'hybrid.pdf', m, data({ full_name: 'Смирнов Алексей' }));
     expect(warn).not.toHaveBeenCalled();
     expect(await pdfText(out)).toContain('Смирнов Алексей');
-    const filled = await PDFDocument.load(out);
+    warn.mockRestore();
+    // Read back keeping XFA: a plain load would drop it itself and the check would prove nothing.
+    const filled = await PDFDocument.load(out, { preserveXFA: true });
     expect(filled.getForm().acroForm.dict.get(PDFName.of('XFA'))).toBeUndefined();
+    expect(out.includes('xdp:xdp')).toBe(false);
     expect(filled.getForm().getField('full_name')).toBeInstanceOf(PDFTextField);
   });
 });

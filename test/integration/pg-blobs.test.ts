@@ -212,10 +212,11 @@ describe('the CLI with DOSSIER_STORAGE__BLOBS=postgres', () => {
       expect(sha(zip.file(`Паспорт/${f}`)!.asNodeBuffer())).toBe(sha(await readFile(scan(f))));
     }
 
-    // pack send keeps the message in the store; the worker sends those bytes (file transport: .eml).
+    // pack send refers to the stored zip; the worker streams it out of PostgreSQL into the email
+    // (file transport: .eml), and records the sent bytes' checksum.
     const [mail] = (await run('pack', 'send', deal, '--recipient', 'bank-sever', '--json')).json() as { outbox: number }[];
     await run('worker', '--until-idle');
-    const [row] = await sql<{ status: string; raw_sha256: string }>('SELECT status, raw_sha256 FROM outbox WHERE id = $1', [mail!.outbox]);
+    const [row] = await sql<{ status: string; raw_sha256: string }>('SELECT status, sent_sha256 AS raw_sha256 FROM outbox WHERE id = $1', [mail!.outbox]);
     expect(row!.status).toBe('sent');
     const day = (await readdir(path.join(home, 'outbox')))[0]!;
     const emls = (await readdir(path.join(home, 'outbox', day))).filter((f) => f.endsWith('.eml'));

@@ -1,13 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { crc32 } from 'node:zlib';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildMessage, LOOP_HEADER, newMessageId, type OutgoingMessage } from '../../src/outbound/mime.js';
+import { buildMessage, LOOP_HEADER, newMessageId, streamMessage, type OutgoingMessage } from '../../src/outbound/mime.js';
 import { fileTransport, SendError, smtpTransport, type SmtpSettings, type Transport } from '../../src/outbound/transports.js';
 
 // A real in-process smtp-server on 127.0.0.1 and real nodemailer connections: no mocked sockets.
@@ -127,6 +130,17 @@ describe('buildMessage', () => {
     expect(a.equals(b)).toBe(true);
     expect(a.toString('latin1')).not.toMatch(/[^\r]\n/);
     expect(a.subarray(-2).toString()).toBe('\r\n');
+  });
+
+  it('streams the same bytes as it builds, an attachment read from a stream as the message goes out', async () => {
+    // A zip larger than one stream chunk, handed over in odd-sized pieces: the base64 lines must not
+    // depend on how the bytes arrive.
+    const big = Buffer.concat([zip, randomBytes(300_001)]);
+    const m = message({ attachments: [{ filename: 'Пакет документов DL-2026-00042.zip', content: big, contentType: 'application/zip' }] });
+    const built = await buildMessage(m);
+    const pieces = [big.subarray(0, 1), big.subarray(1, 70_000), big.subarray(70_000, 70_001), big.subarray(70_001)];
+    const streamed = await buffer(streamMessage({ ...m, attachments: [{ filename: 'Пакет документов DL-2026-00042.zip', stream: Readable.from(pieces), contentType: 'application/zip' }] }));
+    expect(sha256(streamed)).toBe(sha256(built));
   });
 
   it('refuses header injection, reserved headers and bad ids', async () => {
@@ -249,6 +263,15 @@ describe('smtpTransport', () => {
     expect(b.subject).toBe(m.subject);
     expect(b.attachments.map((x) => [x.filename, sha256(x.content)])).toEqual(a.attachments.map((x) => [x.filename, sha256(x.content)]));
     expect(b.headers.has('x-mailer')).toBe(false); // nodemailer adds nothing to a raw message
+  });
+
+  it('sends a streamed message (a stored zip read as it goes out) byte for byte', async () => {
+    const server = await startServer();
+    const m = message();
+    const raw = await buildMessage(m);
+    const streamed = { stream: streamMessage({ ...m, attachments: [{ filename: 'Пакет документов DL-2026-00042.zip', stream: Readable.from([zip]), contentType: 'application/zip' }, { filename: 'Паспорт заёмщика (скан) — стр. 2–3.pdf', stream: createReadStream(scanPath) }] }), date: m.date };
+    await transport({ port: server.port }).send(streamed, envelope, m.messageId);
+    expect(sha256(server.received[0]!.raw)).toBe(sha256(raw));
   });
 
   it('survives lines that start with a dot (dot-transparency)', async () => {
@@ -432,6 +455,17 @@ describe('fileTransport', () => {
     expect(z?.contentType).toBe('application/zip');
     expect(z?.content.equals(zip)).toBe(true);
     expect(z?.content.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+  });
+
+  it('writes a streamed message to the same file as its built bytes', async () => {
+    const dir = path.join(tmp, 'outbox-streamed');
+    const t = fileTransport(dir);
+    const m = message();
+    const raw = await buildMessage(m);
+    const stream = streamMessage({ ...m, attachments: [{ filename: 'Пакет документов DL-2026-00042.zip', stream: Readable.from([zip]), contentType: 'application/zip' }, { filename: 'Паспорт заёмщика (скан) — стр. 2–3.pdf', stream: createReadStream(scanPath) }] });
+    await t.send({ stream, date: m.date }, envelope, m.messageId);
+    const stored = await readFile(path.join(dir, '2026-11-21', `${m.messageId.slice(1, -1)}.eml`));
+    expect(sha256(stored)).toBe(sha256(raw));
   });
 
   it('a rebuilt message for the same id replaces the file rather than adding one', async () => {
