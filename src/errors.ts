@@ -66,6 +66,10 @@ export const ErrorCodes = {
   MAIL_INGEST_FAILED: { exit: 1, title: 'Some messages could not be taken in' },
   TEMPLATE_ENCRYPTED: { exit: 1, title: 'The template is protected by a password' },
   RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
+  // Issue 17 (approvals by reply)
+  APPROVAL_CHAIN_UNKNOWN: { exit: 1, title: 'No such approval chain in the configuration' },
+  APPROVAL_DOCUMENT_NOT_FOUND: { exit: 1, title: 'The document to approve is not on the record' },
+  APPROVAL_ALREADY_OPEN: { exit: 1, title: 'The document is already waiting for approval' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
