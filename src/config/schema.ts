@@ -81,6 +81,10 @@ const Deadlines = z.strictObject({
   reminderIntervalDays: z.number().positive().default(2),
   /** Who gets the daily digest; empty: mail.staff. */
   digestTo: z.array(z.string().email()).default([]),
+  /** The worker looks for overdue answers (reminders, the digest) this often. */
+  checkMinutes: z.number().int().min(1).max(1440).default(60),
+  /** The daily digest goes out at the first check from this hour on (the office's time zone). */
+  digestHour: z.number().int().min(0).max(23).default(9),
   /** Per record type and party kind (or one party by key, which wins): the step and its time. */
   expect: z
     .array(
