@@ -68,6 +68,10 @@ export const ErrorCodes = {
   RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
   // issue 13 (trust): passing storage failures leave mail for the next pass
   STORAGE_UNAVAILABLE: { exit: 2, title: 'Storage is unavailable for now (disk full, read-only, I/O error, too many open files)' },
+  // Issue 17 (approvals by reply)
+  APPROVAL_CHAIN_UNKNOWN: { exit: 1, title: 'No such approval chain in the configuration' },
+  APPROVAL_DOCUMENT_NOT_FOUND: { exit: 1, title: 'The document to approve is not on the record' },
+  APPROVAL_ALREADY_OPEN: { exit: 1, title: 'The document is already waiting for approval' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -44,6 +44,12 @@ const renderRequest = lazy(m_evidence, 'renderRequest');
 const renderReview = lazy(m_evidence, 'renderReview');
 const renderScan = lazy(m_evidence, 'renderScan');
 const checklistGate = lazy(() => import('../checklists/checklist.js'), 'checklistGate');
+// Issue 17 (approvals by reply)
+const m_approval = () => import('./commands/approval.js');
+const approvalListCmd = lazy(m_approval, 'approvalListCmd');
+const approvalStartCmd = lazy(m_approval, 'approvalStartCmd');
+const renderApprovalList = lazy(m_approval, 'renderApprovalList');
+const renderApprovalStarted = lazy(m_approval, 'renderApprovalStarted');
 const shareRevoke = lazy(m_share, 'shareRevoke');
 const renderRevoke = lazy(m_share, 'renderRevoke');
 const m_documents = () => import('./commands/documents.js');
@@ -655,6 +661,18 @@ export function buildProgram(cli: CliEnv): Command {
     .action(action((app, o: { all?: boolean; at?: string; summary?: boolean }) => dueCmd(app, o), renderDue));
   due.command('remind').description('queue reminders to silent counterparties now (the worker does it on its schedule)').action(action((app) => remindCmd(app, actor()), renderRemind));
   due.command('digest').description("queue today's digest to staff now (once a day)").action(action((app) => digestCmd(app, actor()), renderDigest));
+
+  // Issue 17 (approvals by reply): a configured chain of approvers approves a document by replying.
+  const approval = program
+    .command('approval <ref>')
+    .description('who approved which document of the record and when (approvals by reply), and replies that did not count')
+    .action(action((app, ref: string) => approvalListCmd(app, ref), renderApprovalList));
+  approval
+    .command('start <ref>')
+    .description('email a document to the first approver of a chain (approvals.chains); each reply «согласовано» passes it on, «отклонено: причина» returns it')
+    .option('--chain <name>', 'the approval chain (needed when the configuration has several)')
+    .option('--doc <attachment|category>', "the attachment number, or the newest of a category (default: the chain's category)")
+    .action(action((app, ref: string, o: { chain?: string; doc?: string }) => approvalStartCmd(app, actor(), ref, o), renderApprovalStarted));
 
   return program;
 }

@@ -41,6 +41,25 @@ export type Language = (typeof LANGUAGES)[number];
 // Issue 17 (evidence helper): how long each counterparty is expected to take to answer, counted on a
 // working-day calendar; `dossier due`, the worker's reminders and the staff digest read it.
 const IsoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
+// Issue 17 (approvals): configured chains of approvers, each approving a document by replying.
+const Approvals = z.strictObject({
+  /** Who hears of a rejection and of a chain approved by all; empty: mail.staff. */
+  notifyTo: z.array(z.string().email()).default([]),
+  /** Per document type (e.g. contract): its approvers, in order. */
+  chains: z
+    .record(
+      Key,
+      z.strictObject({
+        /** What the approvers read the document as («Договор»); empty: the chain's name. */
+        title: z.string().default(''),
+        /** The attachment category the document is taken from when `approval start` names no attachment. */
+        category: Key.optional(),
+        approvers: z.array(z.strictObject({ email: z.string().email(), name: z.string().default('') })).min(1),
+      }),
+    )
+    .default({}),
+});
+
 const Deadlines = z.strictObject({
   /** Where the working days are counted (the office's zone). */
   timeZone: z.string().refine((tz) => {
@@ -62,6 +81,10 @@ const Deadlines = z.strictObject({
   reminderIntervalDays: z.number().positive().default(2),
   /** Who gets the daily digest; empty: mail.staff. */
   digestTo: z.array(z.string().email()).default([]),
+  /** The worker looks for overdue answers (reminders, the digest) this often. */
+  checkMinutes: z.number().int().min(1).max(1440).default(60),
+  /** The daily digest goes out at the first check from this hour on (the office's time zone). */
+  digestHour: z.number().int().min(0).max(23).default(9),
   /** Per record type and party kind (or one party by key, which wins): the step and its time. */
   expect: z
     .array(
@@ -222,6 +245,7 @@ export const ConfigSchema = z
     }),
     recordTypes: z.record(Key, RecordType).refine((r) => Object.keys(r).length > 0, 'at least one record type'),
     deadlines: Deadlines.default(() => Deadlines.parse({})),
+    approvals: Approvals.default(() => Approvals.parse({})), // issue 17
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();

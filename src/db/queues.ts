@@ -24,6 +24,8 @@ export const QUEUES = {
   processMessage: 'intake.process',
   /** Build and queue a record's packages, for `pack send --background`. */
   sendPackages: 'package.send',
+  /** Reminders to silent counterparties and the daily digest (issue 17), queued by the worker's timer. */
+  runDeadlines: 'deadlines.run',
 } as const;
 
 export const BOSS_SCHEMA = 'pgboss';
@@ -36,6 +38,7 @@ export interface JobData {
   'sms.send': { smsId: number };
   'intake.process': { journalId: number };
   'package.send': PackageJob;
+  'deadlines.run': Record<string, never>;
 }
 export type QueueName = keyof JobData;
 
@@ -45,6 +48,7 @@ export const singletonKey: { [Q in QueueName]: (d: JobData[Q]) => string } = {
   'sms.send': (d) => `sms:${d.smsId}`,
   'intake.process': (d) => `journal:${d.journalId}`,
   'package.send': (d) => `${d.ref}:${d.recipients === 'all' ? '*' : [...d.recipients].sort().join(',')}`,
+  'deadlines.run': () => 'deadlines',
 };
 
 const tables = new Map<string, string>();
@@ -83,6 +87,7 @@ export async function sendJobs<Q extends QueueName>(q: Queryable, queue: Q, item
 export const queueMail = (q: Queryable, outboxIds: number[]) => sendJobs(q, QUEUES.sendMail, outboxIds.map((outboxId) => ({ outboxId })));
 export const queueSmsJobs = (q: Queryable, smsIds: number[]) => sendJobs(q, QUEUES.sendSms, smsIds.map((smsId) => ({ smsId })));
 export const queueJournal = (q: Queryable, journalIds: number[]) => sendJobs(q, QUEUES.processMessage, journalIds.map((journalId) => ({ journalId })));
+export const queueDeadlines = (q: Queryable) => sendJobs(q, QUEUES.runDeadlines, [{}]);
 export const queuePackageJob = async (q: Queryable, job: PackageJob): Promise<string | null> => (await sendJobs(q, QUEUES.sendPackages, [job]))[0] ?? null;
 
 /** Whether the queues exist (a worker created them at least once). */
@@ -106,6 +111,8 @@ export function queueOptions(config: Config): Record<QueueName, Record<string, u
     // A package that cannot be built fails the same way the next time: one retry covers a passing fault.
     'package.send': { policy: 'stately', retryLimit: 1, retryDelay: 30, expireInSeconds: 3600, heartbeatSeconds: HEARTBEAT_SECONDS },
     'intake.process': { policy: 'stately', retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 600 },
+    // One check at a time (stately, one key); the next timer tick is the retry.
+    'deadlines.run': { policy: 'stately', retryLimit: 0, expireInSeconds: 900 },
   };
 }
 

@@ -7,7 +7,7 @@ export interface WorkCalendar { timeZone: string; weekends: Set<number>; holiday
 
 const DAY = 86_400_000;
 
-export function calendarOf(d: Config['deadlines']): WorkCalendar {
+export function calendarOf(d: Pick<Config['deadlines'], 'timeZone' | 'weekends' | 'holidays' | 'workingWeekends'>): WorkCalendar {
   return { timeZone: d.timeZone, weekends: new Set(d.weekends), holidays: new Set(d.holidays), workingWeekends: new Set(d.workingWeekends) };
 }
 

@@ -73,12 +73,15 @@ async function startedClocks(q: Queryable): Promise<Started[]> {
 }
 
 /** Every clock that has started, with its state at `now`. Records in a final status are left out. */
-export async function computeDue(app: App, opts: { now?: Date } = {}): Promise<DueItem[]> {
+/** What the clocks need: the configuration and a database (the report passes its own connection). */
+export type DueHost = Pick<App, 'config'> & { db: Queryable };
+
+export async function computeDue(app: DueHost, opts: { now?: Date; includeFinal?: boolean } = {}): Promise<DueItem[]> {
   const now = opts.now ?? new Date();
   const cal = calendarOf(app.config.deadlines);
   const items: DueItem[] = [];
   for (const s of await startedClocks(app.db)) {
-    if (app.config.recordTypes[s.type]?.final.includes(s.status)) continue;
+    if (!opts.includeFinal && app.config.recordTypes[s.type]?.final.includes(s.status)) continue;
     for (const e of expectationsFor(app.config, s.type, s)) {
       const dueAt = addDays(s.sent_at, e.days, e.count, cal);
       const answeredAt = e.step === 'decision' ? s.decision_at : s.ack_at;
@@ -217,10 +220,11 @@ export interface PromiseKept { party: string; partyName: string; type: string; s
  * (`dossier due --summary` until the report shows it): how many answered, how many within the
  * promised time, the median in working days, and how many are still waiting or overdue.
  */
-export async function timeAgainstPromise(app: App, opts: { now?: Date } = {}): Promise<PromiseKept[]> {
+export async function timeAgainstPromise(app: DueHost, opts: { now?: Date } = {}): Promise<PromiseKept[]> {
   const cal = calendarOf(app.config.deadlines);
   const groups = new Map<string, { row: PromiseKept; days: number[] }>();
-  for (const i of await computeDue(app, opts)) {
+  // Records that reached a final status count too: their answers are part of the record of promises kept.
+  for (const i of await computeDue(app, { ...opts, includeFinal: true })) {
     const key = `${i.type}:${i.party}:${i.step}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { row: { party: i.party, partyName: i.partyName, type: i.type, step: i.step, promised: `${i.days} ${i.count}`, answered: 0, onTime: 0, medianWorkingDays: null, waiting: 0, overdue: 0 }, days: [] }));
@@ -235,4 +239,20 @@ export async function timeAgainstPromise(app: App, opts: { now?: Date } = {}): P
     const s = days.sort((a, b) => a - b);
     return { ...row, medianWorkingDays: s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : null };
   });
+}
+
+export interface DeadlineRun { reminders: ReminderOutcome[]; digest: DigestOutcome | null; outbox: number[] }
+
+/**
+ * What the worker does every deadlines.checkMinutes (the `deadlines.run` job): remind silent
+ * counterparties (sendReminders keeps to the interval and skips auto-responders), and from
+ * deadlines.digestHour on, the day's digest to staff (sendDigest sends one a day). Returns the outbox
+ * rows written, for the caller to queue.
+ */
+export async function runDeadlines(app: App, actor: Actor, opts: { now?: Date } = {}): Promise<DeadlineRun> {
+  const now = opts.now ?? new Date();
+  const reminders = await sendReminders(app, actor, { now });
+  const hour = Number(new Intl.DateTimeFormat('en-GB', { timeZone: app.config.deadlines.timeZone, hour: '2-digit', hourCycle: 'h23' }).format(now));
+  const digest = hour >= app.config.deadlines.digestHour ? await sendDigest(app, actor, { now }) : null;
+  return { reminders, digest, outbox: [...reminders.map((r) => r.outbox), digest?.outbox ?? null].filter((x): x is number => x !== null) };
 }

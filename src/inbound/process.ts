@@ -3,6 +3,7 @@ import type { Actor, App } from '../app.js';
 import { isTransientDbError, withTransaction } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { passingFailure } from '../storage/transient.js';
+import { approvalIdIn } from '../approvals/reply.js';
 import { route } from '../routing/route.js';
 import { act, type Decision } from './act/index.js';
 import { gatherFacts, isStaffAddress, needsFacts, newPassCache, noFacts, type PassCache } from './facts.js';
@@ -33,7 +34,8 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   const raw = opts.raw ?? (await buffer(await app.blobs.open(row0.sha256)));
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
-  const staffAuth = isStaffAddress(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
+  // (An approver's reply, [APR-n], is held to the same check: issue 17.)
+  const staffAuth = isStaffAddress(cache, m) || approvalIdIn(m.subject) !== null ? await staffCheck(app, raw, m, app.dnsResolver) : null;
   const partyAuth = staffAuth ? null : await partyCheck(app, raw, m, app.dnsResolver);
   try {
     return await withTransaction(app.db, async (c) => {

@@ -1,5 +1,6 @@
 import type { App } from '../app.js';
-import type { JobData, QueueName } from '../db/queues.js';
+import { queueMail, type JobData, type QueueName } from '../db/queues.js';
+import { runDeadlines } from '../deadlines/due.js';
 import { processMessage, type IntakeResult } from '../inbound/process.js';
 import { deliver, type OutboxRow } from '../outbound/outbox.js';
 import { deliverSmsRow, type SmsGateway } from '../outbound/sms.js';
@@ -70,6 +71,20 @@ export function jobHandlers(app: App, deps: { transport: Transport; sms: SmsGate
         return { status: 'completed', output: { mails: mails.length }, logs };
       } catch (err) {
         return failed('package', err, { ref, recipients, by: actor.id });
+      }
+    },
+    // Issue 17: reminders to silent counterparties and the daily digest (the worker's timer queues it).
+    async 'deadlines.run'() {
+      try {
+        const r = await runDeadlines(app, { id: `worker:${process.pid}`, source: 'worker' });
+        await queueMail(app.db, r.outbox);
+        const logs = [
+          ...r.reminders.filter((x) => x.outbox).map((x) => ({ level: 'info' as const, fields: { event: 'reminder', ref: x.ref, party: x.party, step: x.step, outbox: x.outbox }, message: `${x.ref}: reminder to ${x.party} (${x.step}) queued (outbox #${x.outbox})` })),
+          ...(r.digest?.outbox ? [{ level: 'info' as const, fields: { event: 'digest', day: r.digest.day, outbox: r.digest.outbox, overdue: r.digest.overdue, dueSoon: r.digest.dueSoon }, message: `digest of ${r.digest.day} queued (outbox #${r.digest.outbox}): ${r.digest.overdue} overdue, ${r.digest.dueSoon} due soon` }] : []),
+        ];
+        return { status: 'completed', output: { reminders: r.reminders.filter((x) => x.outbox).length, digest: r.digest?.outbox ?? null }, logs };
+      } catch (err) {
+        return failed('deadlines', err, {});
       }
     },
   };

@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import { QUEUES, queueJournal, queueMail, queueSmsJobs, type JobData, type QueueName } from '../db/queues.js';
+import { QUEUES, queueDeadlines, queueJournal, queueMail, queueSmsJobs, type JobData, type QueueName } from '../db/queues.js';
 import type { IntakeResult } from '../inbound/process.js';
 import { transportFor } from '../outbound/outbox.js';
 import { smsGateway } from '../outbound/sms.js';
@@ -68,6 +68,7 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
   await work(QUEUES.sendSms, {});
   await work(QUEUES.processMessage, {});
   await work(QUEUES.sendPackages, { batchSize: 1 });
+  await work(QUEUES.runDeadlines, { batchSize: 1 });
 
   const ctx: WatchContext = { app, log, signal: abort.signal, onResult };
   const watchers = [watchMaildir(ctx), ...app.config.intake.mailboxes.map((mb) => watchImap(ctx, mb))];
@@ -90,6 +91,12 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
   runSweep();
   const sweepTimer = setInterval(runSweep, w.sweepSeconds * 1000);
   sweepTimer.unref();
+  // Deadlines (issue 17): every checkMinutes one `deadlines.run` job (one key: however many workers
+  // queue it, one runs at a time), reminders and the daily digest through its handler.
+  const checkDeadlines = () => void queueDeadlines(app.db).catch((err: Error) => log.warn({ event: 'queue_error', error: err.message }, `deadlines: ${err.message}`));
+  checkDeadlines();
+  const deadlineTimer = setInterval(checkDeadlines, app.config.deadlines.checkMinutes * 60_000);
+  deadlineTimer.unref();
 
   log.info({ event: 'worker_started', mailboxes: ['maildir', ...app.config.intake.mailboxes.map((m) => m.name)], transport: transport.name, sms: sms?.name ?? 'none' }, 'worker started');
 
@@ -100,6 +107,7 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
     (stopping ??= (async () => {
       log.info({ event: 'worker_stopping' }, 'stopping: finishing what is in flight');
       clearInterval(sweepTimer);
+      clearInterval(deadlineTimer);
       abort.abort();
       await Promise.allSettled(watchers); // each finishes its current message, logs out, unlocks
       await sweeping;

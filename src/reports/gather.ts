@@ -1,6 +1,7 @@
 import type { Config, Language } from '../config/schema.js';
 import type { Queryable } from '../db/pool.js';
 import type { Label } from '../schemas/types.js';
+import { timeAgainstPromise, type PromiseKept } from '../deadlines/due.js';
 
 // The figures of `dossier report`, read from the tables in one go. Everything is measured from the
 // audit trail (events) rather than from the current rows, because only the trail knows *when*
@@ -53,6 +54,8 @@ export interface Report {
   decisions: DecisionCount[];
   outbox: OutboxStats;
   intake: IntakeStats;
+  /** Each counterparty's time to answer against its promise (deadlines.expect), per type and step. */
+  promises: PromiseKept[];
 }
 
 const round = (n: number | string | null, digits: number): number | null => (n === null ? null : Math.round(Number(n) * 10 ** digits) / 10 ** digits);
@@ -192,5 +195,6 @@ export async function gatherReport(q: Queryable, config: Config, filter: ReportF
     decisions,
     outbox,
     intake,
+    promises: (await timeAgainstPromise({ config, db: q })).filter((x) => !filter.type || x.type === filter.type),
   };
 }

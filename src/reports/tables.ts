@@ -13,7 +13,7 @@ export interface Column { header: string; kind: ColumnKind; short?: string }
 
 export interface Section {
   /** File name (CSV) and key. */
-  id: 'statuses' | 'times' | 'decisions' | 'outbox' | 'intake';
+  id: 'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises';
   /** Sheet name (XLSX) and heading (terminal). */
   title: string;
   columns: Column[];
@@ -96,6 +96,14 @@ export function reportSections(r: Report): Section[] {
       columns: [text(c.outcome), count(c.messages)],
       rows: [...r.intake.byOutcome.map((o): Cell[] => [o.outcome, o.count]), [c.total, r.intake.total]],
       groups: [],
+    },
+    {
+      // Issue 17: each counterparty's time to answer against its promise (deadlines.expect).
+      id: 'promises',
+      title: t.sections.promises,
+      columns: [text(c.type), text(c.party), text(c.name), text(c.step), text(c.promised), count(c.answered), count(c.onTime), days(c.medianWorkingDays, t.short.medianWorkingDays), count(c.waiting), count(c.overdue)],
+      rows: r.promises.map((p) => [p.type, p.party, p.partyName, p.step, p.promised, p.answered, p.onTime, p.medianWorkingDays, p.waiting, p.overdue]),
+      groups: groupsOf(r.promises),
     },
   ];
 }

@@ -6,13 +6,14 @@ import type { Language } from '../config/schema.js';
 // applied), as they are typed on the command line; the configured labels beside them are translated.
 
 export interface ReportTexts {
-  sections: Record<'statuses' | 'times' | 'decisions' | 'outbox' | 'intake', string>;
+  sections: Record<'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises', string>;
   col: {
     type: string; status: string; label: string; final: string; records: string; party: string; name: string; decisions: string;
     medianDecision: string; p90Decision: string; finals: string; medianFinal: string; p90Final: string;
     approved: string; declined: string; moreInfo: string; total: string; measure: string; value: string; outcome: string; messages: string;
+    step: string; promised: string; answered: string; onTime: string; medianWorkingDays: string; waiting: string; overdue: string;
   };
-  short: { medianDecision: string; p90Decision: string; medianFinal: string; p90Final: string };
+  short: { medianDecision: string; p90Decision: string; medianFinal: string; p90Final: string; medianWorkingDays: string };
   yes: string;
   allParties: string;
   outbox: { messages: string; avgAttempts: string; sentWithTime: string; median: string; p90: string; avg: string };
@@ -22,13 +23,14 @@ export interface ReportTexts {
 }
 
 const ru: ReportTexts = {
-  sections: { statuses: 'Статусы', times: 'Сроки', decisions: 'Решения', outbox: 'Отправка', intake: 'Входящие' },
+  sections: { statuses: 'Статусы', times: 'Сроки', decisions: 'Решения', outbox: 'Отправка', intake: 'Входящие', promises: 'Обещанные сроки' },
   col: {
     type: 'тип', status: 'статус', label: 'название', final: 'итоговый', records: 'записей', party: 'сторона', name: 'наименование', decisions: 'решений',
     medianDecision: 'медиана дней до решения', p90Decision: 'p90 дней до решения', finals: 'завершено', medianFinal: 'медиана дней до итога', p90Final: 'p90 дней до итога',
     approved: 'одобрено', declined: 'отказ', moreInfo: 'запрос документов', total: 'всего', measure: 'показатель', value: 'значение', outcome: 'итог', messages: 'писем',
+    step: 'этап', promised: 'обещано, дн.', answered: 'ответили', onTime: 'в срок', medianWorkingDays: 'медиана раб. дней до ответа', waiting: 'ждём', overdue: 'просрочено',
   },
-  short: { medianDecision: 'реш. мед', p90Decision: 'реш. p90', medianFinal: 'итог мед', p90Final: 'итог p90' },
+  short: { medianDecision: 'реш. мед', p90Decision: 'реш. p90', medianFinal: 'итог мед', p90Final: 'итог p90', medianWorkingDays: 'мед. раб. дн.' },
   yes: 'да',
   allParties: '(все)',
   outbox: { messages: 'писем', avgAttempts: 'попыток в среднем (отправленные)', sentWithTime: 'отправлено с временем', median: 'медиана минут до отправки', p90: 'p90 минут до отправки', avg: 'среднее минут до отправки' },
@@ -58,13 +60,14 @@ const ru: ReportTexts = {
 };
 
 const en: ReportTexts = {
-  sections: { statuses: 'Statuses', times: 'Times', decisions: 'Decisions', outbox: 'Outbox', intake: 'Intake' },
+  sections: { statuses: 'Statuses', times: 'Times', decisions: 'Decisions', outbox: 'Outbox', intake: 'Intake', promises: 'Promises' },
   col: {
     type: 'type', status: 'status', label: 'label', final: 'final', records: 'records', party: 'party', name: 'name', decisions: 'decisions',
     medianDecision: 'median days to decision', p90Decision: 'p90 days to decision', finals: 'final', medianFinal: 'median days to final', p90Final: 'p90 days to final',
     approved: 'approved', declined: 'declined', moreInfo: 'more_info', total: 'total', measure: 'measure', value: 'value', outcome: 'outcome', messages: 'messages',
+    step: 'step', promised: 'promised, days', answered: 'answered', onTime: 'on time', medianWorkingDays: 'median working days to answer', waiting: 'waiting', overdue: 'overdue',
   },
-  short: { medianDecision: 'decision med', p90Decision: 'decision p90', medianFinal: 'final med', p90Final: 'final p90' },
+  short: { medianDecision: 'decision med', p90Decision: 'decision p90', medianFinal: 'final med', p90Final: 'final p90', medianWorkingDays: 'median wd' },
   yes: 'yes',
   allParties: '(all)',
   outbox: { messages: 'messages', avgAttempts: 'average attempts (tried)', sentWithTime: 'sent with a time', median: 'median minutes to send', p90: 'p90 minutes to send', avg: 'average minutes to send' },

@@ -44,6 +44,8 @@ export type Intent =
   | (Base & { kind: 'staff-note'; record: RecordFact })
   | (Base & { kind: 'party-documents'; record: RecordFact; party: PartyFact })
   | (Base & { kind: 'refusal'; outcome: 'refused' | 'quarantined'; problem: Problem; reason: string })
-  | (Base & { kind: 'quarantine'; reason: string });
+  | (Base & { kind: 'quarantine'; reason: string })
+  // Issue 17: a reply to an approval request ([APR-n] in the subject); src/approvals decides whether it counts.
+  | (Base & { kind: 'approval-reply'; approvalId: number; authenticated: boolean; authReason: string });
 
 export type IntentKind = Intent['kind'];

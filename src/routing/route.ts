@@ -3,6 +3,7 @@ import { parseReplyAddress, parseSubjectTags } from '../text/refs.js';
 import type { Intent, OutboxFact, PartyFact, RecordFact, Speaker, Via } from './intent.js';
 import { parseStatusReply } from './status-reply.js';
 import { partyAddressAllowed } from '../inbound/party-sender.js';
+import { approvalIdIn } from '../approvals/reply.js';
 
 // Routing, as a pure function of the parsed message and the facts gathered for it beforehand
 // (src/inbound/facts.ts): which record the message is about, who speaks, and what it means — an
@@ -64,6 +65,14 @@ export function route(m: ParsedMessage, facts: RoutingFacts): Intent {
   if (from && facts.senderCount > facts.perSenderPerHour) {
     const which = facts.senderAuthenticated ? 'authenticated ' : '';
     return { ...none, kind: 'quarantine', reason: `rate limit: ${facts.senderCount} ${which}messages from ${from} in the last hour (limit ${facts.perSenderPerHour})`, facts: [`${facts.senderCount} ${which}messages from ${from} this hour`] };
+  }
+
+  // Issue 17: a reply to an approval request goes to its chain, which counts it only from the approver
+  // whose turn it is and only when the mail passed the staff-authentication check.
+  const approvalId = approvalIdIn(m.subject);
+  if (approvalId !== null) {
+    const authenticated = facts.staffAuthPassed === true && m.fromCount === 1;
+    return { ...none, kind: 'approval-reply', approvalId, authenticated, authReason: facts.staffAuthReason ?? 'not checked', facts: [`subject tag [APR-${approvalId}]`, `from ${from ?? '(none)'}, ${authenticated ? 'authenticated' : 'NOT authenticated'}`] };
   }
 
   const seen: string[] = [...(facts.tokenProblems ?? [])];

@@ -68,6 +68,17 @@ describe('dossier demo', () => {
     expect(out).toMatch(new RegExp(`IMG_5120\\.jpg is a near-identical photo \\(\\d+% similar\\) as #\\d+ scene-photo-1\\.jpg on ${claim}`));
     expect(out).toContain(`${deal} bank-sever: decision in 5 working day(s) — answered`);
     expect(out).toContain(`${deal} bank-meridian: decision in 5 working day(s) — waiting`);
+    // Issue 17: approvals by reply through the intake (a forged one not counted), then the worker's reminders and digest.
+    expect(out).toContain(`9. Approvals by reply (dossier approval start ${deal} --chain contract): «Анкета-заявление bank-sever.docx» goes to lawyer@dossier.example, then director@dossier.example:`);
+    expect(out).toMatch(/lawyer@dossier\.example replies «Согласовано»: applied — approval #\d+ \(Анкета-заявление bank-sever\.docx\): step 1 of 2 approved by lawyer@dossier\.example; sent to director@dossier\.example/);
+    expect(out).toMatch(/a forged «Согласовано» in director@dossier\.example's name, sent from an outside server: quarantined — reply to approval #\d+ \(DL-\d{4}-\d{5}\) not counted: the mail from director@dossier\.example is not authenticated/);
+    expect(out).toMatch(/director@dossier\.example replies «Согласовано, подписываю»: applied — .* approved by all/);
+    expect(out).toContain(`dossier approval ${deal}: approved; lawyer@dossier.example approved, director@dossier.example approved; 1 reply not counted.`);
+    expect(out).toContain(`${deal} bank-meridian: reminder sent (decision overdue)`);
+    expect(out).toContain(`${claim} insurer-magistral: reminder sent (acknowledgement overdue)`);
+    expect(out).toContain('digest to staff: 2 overdue, 0 due soon');
+    const approval = (await dossier(['approval', deal, '--json'], env)).json().approvals;
+    expect(approval.map((a: { status: string; steps: { state: string }[] }) => [a.status, a.steps.map((x) => x.state)])).toEqual([['approved', ['approved', 'approved']]]);
 
     // What a user finds afterwards.
     const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
@@ -77,13 +88,14 @@ describe('dossier demo', () => {
     const claimShow = (await dossier(['record', 'show', claim, '--json'], env)).json();
     expect(claimShow.attachments.filter((a: { category: string }) => a.category === 'incoming').map((a: { file_name: string }) => a.file_name).sort()).toEqual(['Заключение эксперта № 118-26.pdf', 'Постановление ГИБДД.pdf']);
     const journal = await sql<{ outcome: string; n: number }>('SELECT outcome, count(*)::int AS n FROM inbound_messages GROUP BY outcome ORDER BY outcome');
-    expect(journal).toEqual([{ outcome: 'applied', n: 3 }, { outcome: 'ignored', n: 1 }, { outcome: 'quarantined', n: 1 }]);
+    expect(journal).toEqual([{ outcome: 'applied', n: 5 }, { outcome: 'ignored', n: 1 }, { outcome: 'quarantined', n: 2 }]);
     const outbox = await sql<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM outbox GROUP BY status');
     expect(outbox).toEqual([{ status: 'sent', n: expect.any(Number) }]);
-    // 7 packages, 2 client notices, 2 confirmations, the lawyer's acknowledgement, the warning about the spoof.
-    expect(outbox[0]!.n).toBe(13);
+    // 7 packages, 2 client notices, 2 confirmations, the lawyer's acknowledgement, the warning about the spoof;
+    // issue 17: 2 approval requests and staff's notice of the approval, 2 reminders and the digest.
+    expect(outbox[0]!.n).toBe(19);
     const emls = (await filesUnder(path.join(home, 'outbox'))).filter((f) => f.endsWith('.eml'));
-    expect(emls).toHaveLength(13);
+    expect(emls).toHaveLength(19);
     const sms = await filesUnder(path.join(home, 'sms'));
     expect(sms).toHaveLength(2);
     expect(await readFile(sms.sort()[0]!, 'utf8')).toContain('Решение: одобрено. Сумма кредита: 1\u00a0500\u00a0000,00 руб.');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDays, calendarOf, isWorkingDay, workingDaysBetween } from '../../src/deadlines/calendar.js';
 
-const cal = calendarOf({ timeZone: 'Europe/Moscow', weekends: [6, 7], holidays: ['2026-12-31', '2027-01-01'], workingWeekends: ['2026-12-26'], dueSoonWorkingDays: 1, reminderIntervalDays: 2, digestTo: [], expect: [] });
+const cal = calendarOf({ timeZone: 'Europe/Moscow', weekends: [6, 7], holidays: ['2026-12-31', '2027-01-01'], workingWeekends: ['2026-12-26'] });
 
 describe('the working-day calendar', () => {
   it('skips weekends and holidays, in the office time zone', () => {

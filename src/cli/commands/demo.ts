@@ -13,6 +13,7 @@ import { sendPackageSet } from '../../packages/send.js';
 import { fixturesDir } from '../../paths.js';
 import { fillMailFixture } from '../../tools/mail-fixtures.js';
 import { checklistsEvidenceDeadlinesStory } from '../../evidence/demo-story.js';
+import { approvalsAndRemindersStory } from '../../approvals/demo-story.js';
 import { attachFiles } from '../../records/attachments.js';
 import { importRecords } from '../../schemas/bulk.js';
 import { setFields } from '../../schemas/fields.js';
@@ -135,6 +136,7 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
       say(renderHistory(h));
     }
     await checklistsEvidenceDeadlinesStory(app, actor, { deal: deal!.ref, claim: claim!.ref }, say); // issue 17
+    await approvalsAndRemindersStory(app, actor, { deal: deal!.ref, claim: claim!.ref }, say); // issue 17: approvals, reminders
     const dirs = { home: app.home, outbox: outboxDir(app), sms: smsDir(app), inbox: dir };
     say('');
     say('Where to look:');

@@ -1,5 +1,6 @@
 import { DossierError } from '../../errors.js';
 import type { Intent } from '../../routing/intent.js';
+import { answerApprovalReply } from './approval-reply.js';
 import { applyBounce } from './bounce.js';
 import type { ActContext, Decision } from './context.js';
 import { applyDeliveryStatus } from './delivery-status.js';
@@ -40,6 +41,8 @@ async function dispatch(x: ActContext, i: Intent): Promise<Decision> {
       return addPartyDocuments(x, i);
     case 'staff-decision':
       return decisionOrRefusal(x, i);
+    case 'approval-reply':
+      return answerApprovalReply(x, i);
   }
 }
 

@@ -2,7 +2,7 @@ import { recordEvent } from '../../records/events.js';
 import type { Intent } from '../../routing/intent.js';
 import { cut } from '../../text/clean.js';
 import type { ActContext, Decision } from './context.js';
-import { attachDocuments } from './documents.js';
+import { attachDocuments, documentsArrived } from './documents.js';
 
 // Documents and a note from an outside party with a valid token (a lawyer replying to our package):
 // added to the record; the sender gets an acknowledgement, the record's participants a notice.
@@ -18,6 +18,9 @@ export async function addPartyDocuments(x: ActContext, i: Extract<Intent, { kind
   const files = docs.map((a) => a.fileName);
   await x.notify.acknowledgeDocuments(record, party, files, note);
   await x.notify.noticeParticipants(record, party, files, note);
+  const arrived = await documentsArrived(x, record, added); // issue 17: checklist ticks, reused evidence, staff told
   const again = added.alreadyThere.length ? ` (${added.alreadyThere.length} of them already there)` : '';
-  return { outcome: 'applied', reason: `${docs.length} document(s)${again}${note ? ' and a note' : ''} from ${party.key} added to ${record.ref}`, ...base };
+  const ticks = arrived.ticked.length ? `; ticked ${arrived.ticked.map((t) => `${t.recipient}:${t.key}`).join(', ')}` : '';
+  const reused = arrived.reused.length ? `; ${arrived.reused.length} file(s) also on another record` : '';
+  return { outcome: 'applied', reason: `${docs.length} document(s)${again}${note ? ' and a note' : ''} from ${party.key} added to ${record.ref}${ticks}${reused}`, ...base };
 }

@@ -1,0 +1,112 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplePhoto } from '../../src/evidence/sample-images.js';
+import { fixturesDir } from '../../src/paths.js';
+import { dossier, tempDir, testEnv } from '../helpers/cli.js';
+import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
+
+// Issue 17 through the real intake (`mail ingest`), real PostgreSQL and a real SMTP server: the
+// client answers a checklist request with a file; the file ticks the item it matches, a photo that
+// is also on another record is flagged on both, and staff are told of both by email.
+
+let db: TestDatabase;
+let env: NodeJS.ProcessEnv;
+let smtp: TestSmtp;
+let deal: string;
+const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
+const run = async (...args: string[]) => {
+  const r = await dossier(args, env);
+  if (r.code !== 0) throw new Error(`dossier ${args.join(' ')} → ${r.code}\n${r.stderr}`);
+  return r;
+};
+async function deliverAll(): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await run('worker', '--until-idle');
+    const [left] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')");
+    if (!left!.n) return;
+  }
+  throw new Error('the outbox did not empty');
+}
+const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  smtp = await startSmtp();
+  env = testEnv(db.url, await tempDir(), { ...smtpEnv(smtp.port), DOSSIER_MAIL__RETRY__DELAY_SECONDS: '1', DOSSIER_MAIL__RETRY__BACKOFF: 'false' });
+  deal = (await run('record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json')).json()[0].ref;
+});
+afterAll(async () => {
+  await smtp?.stop();
+  await db?.drop();
+});
+
+describe('a reply that brings files', () => {
+  it('ticks the checklist item, flags a photo reused from another record, and tells staff', async () => {
+    // A photo already on another record.
+    const photo = await samplePhoto(11);
+    const photoFile = path.join(await tempDir(), 'car.jpg');
+    await writeFile(photoFile, photo);
+    const other = (await run('record', 'create', 'claim', '--title', 'Другое дело')).stdout.trim();
+    await run('attach', other, photoFile, '--category', 'vehicle_photos');
+
+    await run('checklist', 'request', deal, '--to', 'client', '--recipient', 'bank-sever');
+    await deliverAll();
+    const request = smtp.received.find((m) => m.mail.subject?.includes('Недостающие документы'))!;
+    const replyTo = request.mail.replyTo!.value[0]!.address!;
+    const employment = await readFile(path.join(fixturesDir, 'scans', 'income-2ndfl-smirnov.pdf'));
+
+    const file = path.join(await tempDir(), 'reply.eml');
+    await writeFile(file, [
+      'From: =?UTF-8?B?' + Buffer.from('Алексей Смирнов').toString('base64') + '?= <a.smirnov@example.ru>',
+      `To: ${replyTo}`,
+      `Subject: ${b64(`Re: ${request.mail.subject}`)}`,
+      `Message-ID: <client-reply-${Date.now()}@example.ru>`,
+      `In-Reply-To: ${request.mail.messageId}`,
+      'Date: Mon, 07 Dec 2026 11:00:00 +0300',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      'Высылаю трудовую книжку и фото машины.',
+      '--b',
+      `Content-Type: application/pdf; name="${b64('Трудовая книжка.pdf')}"`,
+      `Content-Disposition: attachment; filename="${b64('Трудовая книжка.pdf')}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      employment.toString('base64').replace(/.{76}/g, '$&\r\n'),
+      '--b',
+      'Content-Type: image/jpeg; name="IMG_0001.jpg"',
+      'Content-Disposition: attachment; filename="IMG_0001.jpg"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      photo.toString('base64').replace(/.{76}/g, '$&\r\n'),
+      '--b--',
+      '',
+    ].join('\r\n'));
+    const r = (await run('mail', 'ingest', file, '--json')).json()[0];
+    expect(r.outcome).toBe('applied');
+    expect(r.reason).toContain('ticked bank-sever:employment, bank-volga:employment');
+    expect(r.reason).toContain('1 file(s) also on another record');
+
+    const v = (await run('checklist', deal, '--recipient', 'bank-sever', '--json')).json();
+    expect(v.recipients[0].documents.find((d: { key: string }) => d.key === 'employment')).toMatchObject({ state: 'present', have: 1 });
+    const pairs = (await run('evidence', '--ref', deal, '--json')).json();
+    expect(pairs.map((p: { method: string; a: { ref: string }; b: { ref: string } }) => [p.method, p.a.ref, p.b.ref])).toEqual([['sha256', other, deal]]);
+    expect((await run('record', 'show', other)).stdout).toContain('REUSED EVIDENCE');
+
+    await deliverAll();
+    const told = smtp.received.find((m) => m.envelopeTo.includes('manager@dossier.example') && m.mail.subject?.includes('по чек-листу'))!;
+    expect(told.mail.subject).toBe(`[${deal}] Повторно использованные файлы; пришли документы по чек-листу (2)`);
+    expect(told.mail.text).toContain('bank-sever: Копия трудовой книжки или договора (employment_documents)');
+    expect(told.mail.text).toContain(`car.jpg (${other}) — IMG_0001.jpg (${deal}): тот же файл`);
+    const events = await sql<{ kind: string; actor: string }>("SELECT kind, actor FROM events WHERE kind IN ('checklist_ticked', 'evidence_reused') ORDER BY id");
+    expect(events.map((e) => e.kind).sort()).toEqual(['checklist_ticked', 'checklist_ticked', 'evidence_reused', 'evidence_reused']);
+    expect(events.every((e) => /^message:\d+$/.test(e.actor))).toBe(true);
+  });
+});
