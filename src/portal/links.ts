@@ -53,7 +53,9 @@ export function decodeLink(secrets: string[], token: string): LinkClaims | null 
   if (typeof token !== 'string' || token.length > 400 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return null;
   const [payload, sig] = token.split('.') as [string, string];
   const given = Buffer.from(sig, 'base64url');
-  if (given.length !== SIG_BYTES) return null;
+  // Only the canonical spelling: base64url's last character carries unused bits, and a link that
+  // differs from a real one must not open it too.
+  if (given.length !== SIG_BYTES || b64(given) !== sig || b64(Buffer.from(payload, 'base64url')) !== payload) return null;
   const ok = secrets.some((s) => timingSafeEqual(given, Buffer.from(sign(s, payload), 'base64url')));
   if (!ok) return null;
   const parts = Buffer.from(payload, 'base64url').toString('utf8').split('|');
