@@ -181,6 +181,13 @@ async function acknowledge(app: App, c: Parameters<typeof enqueueMail>[1], ok: O
   await enqueueMail(app, c, portalActor(ok.party.key), { recordId: ok.record.id, partyId: ok.party.id, kind: 'acknowledgement', to: ok.party.emails, subject: `${subjectTag(ok.record.ref)} ${lang === 'ru' ? 'Получено через портал' : 'Received through the portal'}`, text, automatic: true });
 }
 
+/** Why an upload or a message was refused, in the language of the page (the journal keeps what the sender was told). */
+function refusals(lang: Lang) {
+  return lang === 'ru'
+    ? { noFile: 'файл не выбран', tooBig: (n: number) => `файл больше ${sizeText(n)}`, broken: (m: string) => `передача файла прервалась (${m})`, empty: 'файл пустой', program: (t: string) => `программы не принимаются (${t})`, emptyMessage: 'сообщение пустое' }
+    : { noFile: 'no file was chosen', tooBig: (n: number) => `the file is larger than ${sizeText(n)}`, broken: (m: string) => `the upload broke off (${m})`, empty: 'the file is empty', program: (t: string) => `programs are not accepted (${t})`, emptyMessage: 'the message is empty' };
+}
+
 export function registerPartyPages(server: FastifyInstance, app: App): void {
   const lang = (req: FastifyRequest) => pickLang(req.query, app.config.language);
   const token = (req: FastifyRequest) => (req.params as { token: string }).token;
@@ -211,11 +218,12 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     const ok = await withLink(app, req, reply);
     if (!ok || ok.party.role === 'client') return ok ? reply.code(403).send('Forbidden') : reply;
     const limit = app.config.portal.maxUploadBytes;
+    const why = refusals(lang(req));
     const part = await req.file({ limits: { fileSize: limit, files: 1, fields: 0 } });
     const back = (id: number) => reply.redirect(`/l/${token(req)}?lang=${lang(req)}&done=${id}`, 303);
     if (!part) {
       const id = await journalOpen(app, ok, 'file', null);
-      await journalRefuse(app, id, 'no file was sent');
+      await journalRefuse(app, id, why.noFile);
       return back(id);
     }
     const originalName = cut(part.filename || 'file', 255);
@@ -227,21 +235,21 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     } catch (err) {
       // The size limit ends the stream with an error (FST_REQ_FILE_TOO_LARGE); anything else too.
       const tooBig = part.file.truncated || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE';
-      await journalRefuse(app, id, tooBig ? `the file is larger than ${sizeText(limit)}` : `the upload broke off (${(err as Error).message})`, { size: tap.bytes() });
+      await journalRefuse(app, id, tooBig ? why.tooBig(limit) : why.broken((err as Error).message), { size: tap.bytes() });
       return back(id);
     }
     if (part.file.truncated) {
-      await journalRefuse(app, id, `the file is larger than ${sizeText(limit)}`, { size: stored.size });
+      await journalRefuse(app, id, why.tooBig(limit), { size: stored.size });
       return back(id);
     }
     const contentType = await sniffBuffer(tap.head());
     const fileName = safeFileName(originalName);
     if (stored.size === 0) {
-      await journalRefuse(app, id, 'the file is empty', { size: 0, fileName });
+      await journalRefuse(app, id, why.empty, { size: 0, fileName });
       return back(id);
     }
     if (REFUSED_TYPES.has(contentType)) {
-      await journalRefuse(app, id, `programs are not accepted (${contentType})`, { size: stored.size, contentType, fileName });
+      await journalRefuse(app, id, why.program(contentType), { size: stored.size, contentType, fileName });
       return back(id);
     }
     const actor = portalActor(ok.party.key);
@@ -265,7 +273,7 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     const text = String((req.body as { text?: unknown } | undefined)?.text ?? '').trim();
     const id = await journalOpen(app, ok, 'message', null);
     if (!text) {
-      await journalRefuse(app, id, 'the message is empty');
+      await journalRefuse(app, id, refusals(lang(req)).emptyMessage);
     } else {
       const actor = portalActor(ok.party.key);
       await withTransaction(app.db, async (c) => {

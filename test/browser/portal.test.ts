@@ -177,4 +177,47 @@ describe('portal in a browser', () => {
     expect(m).toContain('dossier_portal_journal{outcome="applied"} 2');
     expect(m).toContain('dossier_due_items{state="overdue"}');
   });
+
+  it('refuses a file over the upload limit and a program, and slows down repeated sign-ins', async () => {
+    // A second portal on the same database with small limits (as portal.* in the configuration).
+    const small = await openApp({ env: { ...env, DOSSIER_PORTAL__MAX_UPLOAD_BYTES: '50000', DOSSIER_PORTAL__RATE_LIMIT_PER_MINUTE: '20' } });
+    const s2 = await buildPortal(small);
+    const base2 = await s2.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { url } = await link('lawyer-ershov');
+      const page = await fresh();
+      await page.goto(url.replace(base, base2));
+      await page.setInputFiles('input[type=file]', path.join(fixturesDir, 'scans', 'scene-photo-1.jpg')); // 85 KB
+      await Promise.all([page.waitForURL(/done=/), page.getByRole('button', { name: 'Отправить', exact: true }).click()]);
+      await expect(page.locator('#notice').textContent()).resolves.toContain('Не принято: файл больше 49 KB');
+      // An ELF program named like a PDF: its bytes say what it is.
+      await page.setInputFiles('input[type=file]', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(200, 1)]) });
+      await Promise.all([page.waitForURL(/done=/), page.getByRole('button', { name: 'Отправить', exact: true }).click()]);
+      await expect(page.locator('#notice').textContent()).resolves.toContain('Не принято: программы не принимаются (application/x-elf)');
+      expect((await sqlRows(db, `SELECT 1 FROM attachments WHERE file_name IN ('scene-photo-1.jpg', 'invoice.pdf')`)).length).toBe(0);
+      const refused = await sqlRows<{ outcome: string }>(db, `SELECT outcome FROM portal_journal WHERE original_name IN ('scene-photo-1.jpg', 'invoice.pdf')`);
+      expect(refused).toEqual([{ outcome: 'refused' }, { outcome: 'refused' }]);
+      // Sign-in: at most 3 a minute from one address here (a tenth of the limit, at least 3).
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) codes.push((await fetch(`${base2}/staff/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'login=x&password=y' })).status);
+      expect(codes).toEqual([403, 403, 403, 429]); // no CSRF token: refused; the fourth is not even looked at
+    } finally {
+      await s2.close();
+      await small.close();
+    }
+  });
+
+  it('the demo prints a client link and a lawyer link that open', async () => {
+    const run = await dossier(['demo', '--json'], { ...env, DOSSIER_INTAKE__STAFF_AUTH__MODE: 'dkim' });
+    expect(run.code, run.stderr).toBe(0);
+    const { links } = run.json<{ links: { client: string; lawyer: string } }>();
+    const page = await fresh();
+    expect((await page.goto(links.client))!.status()).toBe(200);
+    await expect(page.locator('#status').count()).resolves.toBe(1);
+    expect((await page.goto(links.lawyer))!.status()).toBe(200);
+    await expect(page.locator('input[type=file]').count()).resolves.toBe(1);
+    const text = await dossier(['demo'], { ...env, DOSSIER_INTAKE__STAFF_AUTH__MODE: 'dkim' });
+    expect(text.stdout).toMatch(new RegExp(`the client's status page +${base}/l/\\S+`));
+    expect(text.stdout).toMatch(new RegExp(`the lawyer's upload page +${base}/l/\\S+`));
+  });
 });
