@@ -169,6 +169,24 @@ describe('portal in a browser', () => {
     await expect(page.locator('#history').textContent()).resolves.toContain('portal:lawyer-ershov');
   });
 
+  it("with portal.staffAuth: proxy, the reverse proxy's authenticated user is the sign-in", async () => {
+    const proxied = await openApp({ env: { ...env, DOSSIER_PORTAL__STAFF_AUTH: 'proxy' } });
+    const s3 = await buildPortal(proxied);
+    const base3 = await s3.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const page = await fresh();
+      expect((await page.goto(`${base3}/staff/r/${claim}`))!.status()).toBe(401);
+      await expect(page.locator('input[name=password]').count()).resolves.toBe(0); // no password form in this mode
+      await page.setExtraHTTPHeaders({ 'X-Remote-User': 'boris' });
+      expect((await page.goto(`${base3}/staff/r/${claim}`))!.status()).toBe(200);
+      await expect(page.locator('nav').textContent()).resolves.toContain('boris');
+      await expect(page.locator('h1').textContent()).resolves.toBe(claim);
+    } finally {
+      await s3.close();
+      await proxied.close();
+    }
+  });
+
   it('/healthz and /metrics answer for monitoring', async () => {
     expect(await (await fetch(`${base}/healthz`)).text()).toBe('ok\n');
     const m = await (await fetch(`${base}/metrics`)).text();
