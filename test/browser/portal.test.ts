@@ -1,13 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliActor, openApp, type App } from '../../src/app.js';
-import { fixturesDir } from '../../src/paths.js';
+import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { createLink } from '../../src/portal/links.js';
 import { buildPortal } from '../../src/portal/server.js';
-import { addUser } from '../../src/portal/users.js';
+import { addUser, authenticate } from '../../src/portal/users.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
@@ -185,6 +186,23 @@ describe('portal in a browser', () => {
       await s3.close();
       await proxied.close();
     }
+  });
+
+  it('`dossier user add` and `user passwd` read the password from standard input (the real bin/dossier)', async () => {
+    const bin = path.join(packageRoot, 'bin', 'dossier');
+    const run = (args: string[], input: string) => spawnSync(process.execPath, [bin, ...args], { input, env, encoding: 'utf8' });
+    const short = run(['user', 'add', 'carol'], 'short\n');
+    expect(short.status).toBe(1);
+    expect(short.stderr).toContain('PASSWORD_INVALID');
+    const added = run(['user', 'add', 'carol', '--name', 'Carol'], 'a long enough passphrase\n');
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).toContain('Added staff user carol.');
+    expect(run(['user', 'add', 'carol'], 'a long enough passphrase\n').stderr).toContain('USER_EXISTS');
+    expect(run(['user', 'passwd', 'carol'], 'another long passphrase\n').status).toBe(0);
+    expect(await authenticate(app.db, 'carol', 'a long enough passphrase')).toBeNull();
+    expect(await authenticate(app.db, 'carol', 'another long passphrase')).toEqual({ login: 'carol', name: 'Carol' });
+    const [row] = await sqlRows<{ password_hash: string }>(db, `SELECT password_hash FROM staff_users WHERE login = 'carol'`);
+    expect(row!.password_hash).not.toContain('passphrase');
   });
 
   it('/healthz and /metrics answer for monitoring', async () => {
