@@ -33,6 +33,7 @@ const BENCHES = [
   { file: 'startup.mjs', limit: 300 },
   { file: 'import.mjs', limit: 900 },
   { file: 'evidence.mjs', limit: 300 },
+  { file: 'upload.mjs', limit: 300 },
 ];
 
 function machine() {

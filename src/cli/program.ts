@@ -673,6 +673,34 @@ export function buildProgram(cli: CliEnv): Command {
     .option('--chain <name>', 'the approval chain (needed when the configuration has several)')
     .option('--doc <attachment|category>', "the attachment number, or the newest of a category (default: the chain's category)")
     .action(action((app, ref: string, o: { chain?: string; doc?: string }) => approvalStartCmd(app, actor(), ref, o), renderApprovalStarted));
+  // Issue 18 (portal): links for outside parties, the portal server, staff users.
+  const m_portal = () => import('./commands/portal.js');
+  share
+    .command('link <ref>')
+    .description("a web link for one party of the record: a lawyer's or a bank's upload and message page, or the client's status page (bound like the reply token; `share revoke` ends both)")
+    .requiredOption('--party <key>', 'the party the link is for')
+    .option('--expires <when>', 'how long it works: 14d, 48h or a date (default portal.linkDays)')
+    .action(action((app, ref: string, o: { party: string; expires?: string }) => lazy(m_portal, 'shareLink')(app, ref, o), (r: never) => lazy(m_portal, 'renderLink')(r)));
+  program
+    .command('serve')
+    .description('the portal: links for outside parties, client status pages, read-only staff pages, /healthz and /metrics; until Ctrl-C')
+    .option('--port <port>', 'the port (default portal.port, 8080)')
+    .option('--host <host>', 'the address to listen on (default portal.host, 127.0.0.1: put a reverse proxy in front)')
+    .option('--worker', 'run the worker in the same process too')
+    .action(async (o: { port?: string; host?: string; worker?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      await withApp({ configPath: g.config, env: cli.env, cwd: cli.cwd, onLog: (l) => io.err(l) }, (app) => lazy(m_portal, 'serve')(app, io, o));
+    });
+  const user = program.command('user').description("staff who sign in to the portal's pages (the password is read from standard input)");
+  user
+    .command('add <login>')
+    .description('add a staff user; the password comes from standard input (first line) or is typed')
+    .option('--name <name>', 'their full name')
+    .action(action((app, login: string, o: { name?: string }) => lazy(m_portal, 'userAdd')(app, io, login, o), (r: { login: string }) => `Added staff user ${r.login}.`));
+  user
+    .command('passwd <login>')
+    .description("change a staff user's password (from standard input or typed)")
+    .action(action((app, login: string) => lazy(m_portal, 'userPasswd')(app, io, login), (r: { login: string }) => `Changed the password of ${r.login}.`));
 
   return program;
 }

@@ -103,6 +103,31 @@ const Deadlines = z.strictObject({
     .default([]),
 });
 
+
+// Issue 18 (portal): `dossier serve` — links for outside parties, client status pages, staff pages.
+const Portal = z.strictObject({
+  /** The address people open (behind the reverse proxy): links are printed with it. */
+  baseUrl: z.string().url().default('http://localhost:8080'),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Behind a reverse proxy: read the client address from X-Forwarded-For (for rate limits). */
+  trustProxy: z.boolean().default(false),
+  /** Days a link made by `dossier share link` works, unless --expires says otherwise. */
+  linkDays: z.number().int().min(1).max(3650).default(30),
+  /** The largest file one upload may be (the mail limit is about 25 MB; this is the portal's). */
+  maxUploadBytes: z.number().int().positive().default(512 * 1024 * 1024),
+  /** Requests a minute from one address (login: a tenth of it). */
+  rateLimitPerMinute: z.number().int().min(1).default(120),
+  /** How staff sign in: password (dossier user add) or proxy (the reverse proxy's authenticated-user header). */
+  staffAuth: z.enum(['password', 'proxy']).default('password'),
+  /** proxy: the header carrying the signed-in user (set only by the proxy; strip it from clients). */
+  proxyUserHeader: z.string().min(1).default('x-remote-user'),
+  /** Hours a staff sign-in lasts. */
+  sessionHours: z.number().positive().max(720).default(12),
+  /** Whom clients and parties are told to contact (the status page). */
+  contact: z.string().min(1).nullable().default(null),
+});
+
 export const ConfigSchema = z
   .strictObject({
     home: z.string().min(1),
@@ -246,6 +271,7 @@ export const ConfigSchema = z
     recordTypes: z.record(Key, RecordType).refine((r) => Object.keys(r).length > 0, 'at least one record type'),
     deadlines: Deadlines.default(() => Deadlines.parse({})),
     approvals: Approvals.default(() => Approvals.parse({})), // issue 17
+    portal: Portal.default(() => Portal.parse({})),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, string>();

@@ -19,6 +19,7 @@ import { importRecords } from '../../schemas/bulk.js';
 import { setFields } from '../../schemas/fields.js';
 import { smsDir } from '../../outbound/sms.js';
 import { DossierError } from '../../errors.js';
+import { createLink } from '../../portal/links.js';
 import { recordHistoryCmd, renderHistory } from './records.js';
 
 // `dossier demo`: the whole story on the embedded defaults, narrated. A deal (a client, three banks)
@@ -36,6 +37,8 @@ export interface DemoResult {
   packagesSent: number;
   incoming: { file: string; what: string; outcome: string; reason: string }[];
   dirs: { home: string; outbox: string; sms: string; inbox: string };
+  /** Issue 18: portal links for the claim's client and lawyer. */
+  links: { client: string; lawyer: string };
 }
 
 const MAIL = path.join(fixturesDir, 'mail');
@@ -147,8 +150,13 @@ export async function demo(app: App, actor: Actor, say: (line: string) => void):
     say(`  the journal                npx dossier mail list   ·   npx dossier mail show <id>`);
     say(`  the outbox                 npx dossier outbox list`);
     say(`  a record                   npx dossier record show ${deal!.ref}   ·   npx dossier record history ${claim!.ref}`);
+    // Issue 18: the portal's links for the claim's client and lawyer (open them after `dossier serve`).
+    const links = { client: (await createLink(app, claim!.ref, 'translogistic')).url, lawyer: (await createLink(app, claim!.ref, 'lawyer-ershov')).url };
+    say(`  the portal                 npx dossier serve   (then open, on ${app.config.portal.baseUrl}:)`);
+    say(`    the client's status page   ${links.client}`);
+    say(`    the lawyer's upload page   ${links.lawyer}`);
     for (const line of forReal(app, dir)) say(line);
-    return { deal: deal!.ref, claim: claim!.ref, ref: deal!.ref, packagesSent, incoming, dirs };
+    return { deal: deal!.ref, claim: claim!.ref, ref: deal!.ref, packagesSent, incoming, dirs, links };
   } finally {
     await worker.stop();
   }
