@@ -14,6 +14,7 @@ import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js
 import { smtpEnv } from '../helpers/smtp.js';
 import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { eml, outlookForward, staffNote } from '../helpers/mail.js';
+import { UNVERIFIED_ANSWERS } from '../../src/routing/route.js';
 
 // Fault injection: the guarantees of the intake journal and the outbox, checked while things break.
 //  1. 1,000 messages in an IMAP mailbox; the worker is SIGKILLed at random moments ten times and
@@ -179,7 +180,7 @@ function mailMix(tag: string, counts: Record<Kind, number>, rnd: () => number): 
 }
 
 const EXPECTED: Record<Kind, string> = { note: 'applied', decision: 'applied', auto: 'ignored', spoof: 'quarantined' };
-/** Outbox rows one message causes: a decision tells the client and confirms to the manager; a spoof is answered with a refusal. */
+/** Outbox rows one message causes: a decision tells the client and confirms to the manager; a spoof is answered with a refusal (the first few of an hour only). */
 const MAILS: Record<Kind, number> = { note: 0, decision: 2, auto: 0, spoof: 1 };
 
 type Sql = <T extends Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
@@ -217,12 +218,18 @@ async function checkEndState(sql: Sql, user: string, mails: Mail[]): Promise<voi
   );
   const facts = new Map(perMessage.map((r) => [r.id, r]));
   const doubled: string[] = [];
+  let spoofAnswers = 0;
   for (const m of mails) {
     const f = facts.get(byId.get(m.messageId)!.id)!;
     const want = m.kind === 'decision' ? { amount_events: 1, evidence: 1 } : { amount_events: 0, evidence: 0 };
-    if (f.amount_events !== want.amount_events || f.evidence !== want.evidence || f.outbox !== MAILS[m.kind]) doubled.push(`${m.kind} ${m.messageId}: ${JSON.stringify(f)}`);
+    // A forgery of the manager's address is answered at most UNVERIFIED_ANSWERS times an hour (the
+    // rest quarantined silently, issue 13); which ones depends on the order the lanes took them.
+    const outboxOk = m.kind === 'spoof' ? f.outbox <= 1 : f.outbox === MAILS[m.kind];
+    if (m.kind === 'spoof') spoofAnswers += f.outbox;
+    if (f.amount_events !== want.amount_events || f.evidence !== want.evidence || !outboxOk) doubled.push(`${m.kind} ${m.messageId}: ${JSON.stringify(f)}`);
   }
   expect(doubled).toEqual([]);
+  expect(spoofAnswers).toBeLessThanOrEqual(UNVERIFIED_ANSWERS);
 
   // The folders agree with the journal.
   const outcomes = new Map<string, number>();
