@@ -120,10 +120,14 @@ const CONTROL_PARTS = /^word\/(document|header\d*|footer\d*)\.xml$/;
 /** Checkbox content controls tagged dossier:<field>[=<option>]: set checked and the matching glyph. */
 function setCheckboxes(zip: PizZip, data: RenderData, problems: Set<string>): void {
   for (const file of Object.keys(zip.files).filter((f) => CONTROL_PARTS.test(f))) {
-    const xml = zip.file(file)!.asText();
-    if (!xml.includes('dossier:')) continue;
+    // Looked at as bytes and decoded by Node: docxtemplater leaves the filled part as UTF-8 bytes,
+    // and PizZip's own decoder (asText) took a tenth of a questionnaire's render.
+    const raw = zip.file(file)!.asUint8Array();
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (bytes.indexOf('dossier:') < 0) continue;
+    const xml = bytes.toString('utf8');
     const out = patchCheckboxControls(xml, (sdt, doc) => setCheckbox(sdt, doc, data, problems));
-    if (out !== xml) zip.file(file, out);
+    if (out !== xml) zip.file(file, Buffer.from(out, 'utf8'));
   }
 }
 
