@@ -120,12 +120,36 @@ const CONTROL_PARTS = /^word\/(document|header\d*|footer\d*)\.xml$/;
 /** Checkbox content controls tagged dossier:<field>[=<option>]: set checked and the matching glyph. */
 function setCheckboxes(zip: PizZip, data: RenderData, problems: Set<string>): void {
   for (const file of Object.keys(zip.files).filter((f) => CONTROL_PARTS.test(f))) {
-    const xml = zip.file(file)!.asText();
-    if (!xml.includes('dossier:')) continue;
-    const out = patchCheckboxControls(xml, (sdt, doc) => setCheckbox(sdt, doc, data, problems));
-    if (out !== xml) zip.file(file, out);
+    // Looked at as bytes and decoded by Node: docxtemplater leaves the filled part as UTF-8 bytes,
+    // and PizZip's own decoder (asText) took a tenth of a questionnaire's render.
+    const raw = zip.file(file)!.asUint8Array();
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (bytes.indexOf('dossier:') < 0) continue;
+    const xml = bytes.toString('utf8');
+    const out = patchCheckboxControls(xml, (sdt, doc) => setCheckbox(sdt, doc, data, problems), (x) => checkboxKey(x, data));
+    if (out !== xml) zip.file(file, Buffer.from(out, 'utf8'));
   }
 }
+
+/**
+ * What a checkbox control comes out as depends only on its XML and whether it is ticked: the key of
+ * its patched XML, or null (not memoised) when the control names no field of the schema (reported).
+ */
+function checkboxKey(sdtXml: string, data: RenderData): string | null {
+  const pr = sdtXml.slice(0, sdtXml.indexOf('</w:sdtPr>') >>> 0);
+  const m = /<w:tag\b[^>]*\bw:val="dossier:([^"]*)"/.exec(pr);
+  if (!m) return null;
+  const [name, option] = m[1]!.split('=').map((x) => x.trim());
+  if (!data.fields.get(name ?? '')) return null;
+  return `${isTicked(data.values[name!] ?? null, option) ? 1 : 0}${sdtXml}`;
+}
+
+/**
+ * Patched controls by key (see checkboxKey): a deal's packages fill the same questionnaire for every
+ * bank, and parsing each control anew was most of the checkbox work. Bounded: emptied when full.
+ */
+const patchedControls = new Map<string, string | null>();
+const MAX_PATCHED = 4000;
 
 /**
  * Runs `patch` on each <w:sdt> that carries a dossier: tag, parsed on its own. Parsing and writing
@@ -133,7 +157,7 @@ function setCheckboxes(zip: PizZip, data: RenderData, problems: Set<string>): vo
  * render; the controls are small, so each is cut out, parsed with the document's namespace
  * declarations, patched and spliced back. Returns the XML unchanged when nothing was patched.
  */
-export function patchCheckboxControls(xml: string, patch: (sdt: Element, doc: ReturnType<DOMParser['parseFromString']>) => boolean): string {
+export function patchCheckboxControls(xml: string, patch: (sdt: Element, doc: ReturnType<DOMParser['parseFromString']>) => boolean, memoKey?: (sdtXml: string) => string | null): string {
   const rootStart = xml.indexOf('<w:document') >= 0 ? xml.indexOf('<w:document') : xml.search(/<w:(hdr|ftr)\b/);
   const rootTag = rootStart >= 0 ? xml.slice(rootStart, xml.indexOf('>', rootStart)) : '';
   const namespaces = [...rootTag.matchAll(/\sxmlns(:[\w.-]+)?="[^"]*"/g)].map((m) => m[0]).join('');
@@ -153,10 +177,24 @@ export function patchCheckboxControls(xml: string, patch: (sdt: Element, doc: Re
       continue;
     }
     const end = close + '</w:sdt>'.length;
-    const doc = new DOMParser().parseFromString(`<dossier-fragment${namespaces}>${xml.slice(open, end)}</dossier-fragment>`, 'text/xml');
-    const sdt = doc.documentElement!.firstChild as Element;
-    if (patch(sdt, doc)) {
-      pieces.push(xml.slice(from, open), new XMLSerializer().serializeToString(sdt).replace(/\sxmlns(:[\w.-]+)?="[^"]*"/g, (decl) => (namespaces.includes(decl) ? '' : decl)));
+    const sdtXml = xml.slice(open, end);
+    // The document's namespace declarations decide what serialising drops: part of the key.
+    const own = memoKey?.(sdtXml) ?? null;
+    const key = own === null ? null : `${namespaces}\u0000${own}`;
+    const known = key === null ? undefined : patchedControls.get(key);
+    let patched: string | null;
+    if (known !== undefined) patched = known;
+    else {
+      const doc = new DOMParser().parseFromString(`<dossier-fragment${namespaces}>${sdtXml}</dossier-fragment>`, 'text/xml');
+      const sdt = doc.documentElement!.firstChild as Element;
+      patched = patch(sdt, doc) ? new XMLSerializer().serializeToString(sdt).replace(/\sxmlns(:[\w.-]+)?="[^"]*"/g, (decl) => (namespaces.includes(decl) ? '' : decl)) : null;
+      if (key !== null) {
+        if (patchedControls.size >= MAX_PATCHED) patchedControls.clear();
+        patchedControls.set(key, patched);
+      }
+    }
+    if (patched !== null) {
+      pieces.push(xml.slice(from, open), patched);
       from = end;
     }
     at = end;

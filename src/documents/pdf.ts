@@ -1,9 +1,11 @@
 import fontkit from '@cantoo/fontkit';
 import {
+  CustomFontSubsetEmbedder,
   EncryptedPDFError,
   PDFArray,
   PDFBool,
   PDFCheckBox,
+  PDFContext,
   PDFDict,
   PDFDocument,
   PDFDropdown,
@@ -20,6 +22,7 @@ import {
 } from '@cantoo/pdf-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { DossierError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import type { EnumOption, FieldDef } from '../schemas/types.js';
@@ -89,6 +92,46 @@ function sharedFace(face: unknown): unknown {
 
 /** Shaped runs kept per process (a run of a form value is a few hundred bytes). */
 const LAYOUT_CACHE = 20_000;
+
+// Embedding the font subset was the largest part of saving a filled form: fontkit encodes the
+// subset and pdf-lib deflates it with a JavaScript zlib, for every form, although a deal's forms
+// filled for each of its banks use the same glyphs. Two process-wide changes to pdf-lib, both
+// leaving its output valid and equivalent:
+//  - a subset's encoding is kept by (face, included glyphs, tables) and given back for the same
+//    subset (encoding is a pure function of these; what it adds for composite glyphs is not read
+//    afterwards by pdf-lib, which keeps its own glyph list);
+//  - flate streams are deflated by Node's zlib (native, several times faster), and a byte array
+//    deflated before (a kept subset) is not deflated again.
+const subsetBytes = new WeakMap<object, Map<string, Promise<Uint8Array>>>();
+const MAX_SUBSETS = 256;
+const subsetProto = CustomFontSubsetEmbedder.prototype as unknown as { serializeFont(this: unknown): Promise<Uint8Array> };
+const serializeFont = subsetProto.serializeFont;
+subsetProto.serializeFont = function (this: unknown): Promise<Uint8Array> {
+  const me = this as unknown as { font: object; subset: { glyphs?: unknown; includedTables?: unknown } };
+  const { glyphs, includedTables } = me.subset;
+  if (!Array.isArray(glyphs) || !glyphs.every((g) => typeof g === 'number')) return serializeFont.call(this);
+  let kept = subsetBytes.get(me.font);
+  if (!kept) subsetBytes.set(me.font, (kept = new Map()));
+  const key = `${glyphs.join(',')}|${Array.isArray(includedTables) ? includedTables.join(',') : ''}`;
+  let bytes = kept.get(key);
+  if (!bytes) {
+    if (kept.size >= MAX_SUBSETS) kept.clear();
+    bytes = serializeFont.call(this);
+    kept.set(key, bytes);
+    bytes.catch(() => kept.delete(key));
+  }
+  return bytes;
+};
+const deflated = new WeakMap<Uint8Array, Uint8Array>();
+PDFContext.prototype.flateStream = function (this: PDFContext, contents: string | Uint8Array, dict = {}) {
+  const bytes = typeof contents === 'string' ? Uint8Array.from(contents, (c) => c.charCodeAt(0) & 0xff) : contents;
+  let z = deflated.get(bytes);
+  if (!z) {
+    z = new Uint8Array(deflateSync(bytes));
+    if (typeof contents !== 'string') deflated.set(bytes, z);
+  }
+  return this.stream(z, { ...dict, Filter: 'FlateDecode' });
+};
 
 export interface PdfFillOptions { fontFile?: string }
 

@@ -34,10 +34,21 @@ export interface Renderer {
   close(): Promise<void>;
 }
 
-/** Renders in the calling thread (one document, or no compiled thread script). */
+/**
+ * Renders in the calling thread (one document, or no compiled thread script), one render per turn
+ * of the event loop, in the order asked. A package build asks for every recipient's documents up
+ * front and then zips them one recipient after another: taking turns, the later recipients'
+ * renders run while the earlier zips wait on the disk, instead of all renders first and the
+ * thread then idle while the zips are written (a fifth of the build's profile was idle).
+ */
 export function inlineRenderer(cache: TemplateCache = new Map()): Renderer {
+  let queue: Promise<unknown> = Promise.resolve();
   return {
-    render: async (template, data, type, version) => (await renderWithData(template, data, type, version, cache)).bytes,
+    render(template, data, type, version) {
+      const job = queue.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(async () => (await renderWithData(template, data, type, version, cache)).bytes);
+      queue = job.catch(() => undefined);
+      return job;
+    },
     close: async () => {},
   };
 }

@@ -292,6 +292,16 @@ describe('protected and hybrid forms', () => {
     expect(`${err.message} ${err.hint}`).not.toContain('ignoreEncryption');
   });
 
+  it('fills the same form again for the next recipient from the kept font subset and shaping, readable the same', async () => {
+    const form = await simple();
+    const values = data({ full_name: 'Тягач Scania с полуприцепом' });
+    const first = await fillPdf(form, 'again.pdf', m, values);
+    const second = await fillPdf(form, 'again.pdf', m, values);
+    for (const out of [first, second]) expect(await pdfText(out)).toContain('Тягач Scania с полуприцепом');
+    // Other glyphs: another subset, not the kept one.
+    expect(await pdfText(await fillPdf(form, 'again.pdf', m, data({ full_name: 'Жёлтый фургон Volvo' })))).toContain('Жёлтый фургон Volvo');
+  });
+
   it('fills the AcroForm of an XFA hybrid and drops the XFA without pdf-lib printing to the console', async () => {
     // Kept on load and save: without preserveXFA pdf-lib's own save() drops the XFA again, and the
     // "hybrid" would be a plain form.

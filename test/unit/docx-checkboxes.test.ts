@@ -38,4 +38,22 @@ describe('patchCheckboxControls', () => {
     const xml = `<w:document ${NS}><w:body>${box('other:tag')}<w:p><w:r><w:t>dossier:</w:t></w:r></w:p></w:body></w:document>`;
     expect(patchCheckboxControls(xml, () => false)).toBe(xml);
   });
+  it('gives a control seen before under the same key the same patched XML without parsing it again', () => {
+    const xml = `<w:document ${NS}><w:body><w:p>${box('dossier:memo_test')}</w:p></w:body></w:document>`;
+    let parsed = 0;
+    const tick = (glyph: string) => (sdt: Parameters<Parameters<typeof patchCheckboxControls>[1]>[0]) => {
+      parsed++;
+      sdt.getElementsByTagName('w:t').item(0)!.textContent = glyph;
+      return true;
+    };
+    const first = patchCheckboxControls(xml, tick('☒'), () => 'ticked');
+    const again = patchCheckboxControls(xml, tick('☒'), () => 'ticked');
+    expect(again).toBe(first);
+    expect(parsed).toBe(1);
+    // Another key (the box no longer ticked) is patched afresh.
+    const other = patchCheckboxControls(xml, tick('☐'), () => 'unticked');
+    expect(parsed).toBe(2);
+    expect(other).not.toBe(first);
+    expect(other).toContain('☐');
+  });
 });
