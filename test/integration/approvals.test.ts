@@ -126,6 +126,12 @@ describe('approvals by reply', () => {
     expect(events.map((e) => e.kind)).toEqual(['approval_started', 'approval_requested', 'approval_not_counted', 'approval_not_counted', 'approval_approved', 'approval_requested', 'approval_approved', 'approval_completed']);
     expect(events[0]!.actor).toBe('cli:tester');
     expect(events[4]!.actor).toMatch(/^message:\d+$/);
+    const shown = (await run('record', 'show', deal)).stdout;
+    expect(shown).toContain(`APPROVALS (dossier approval ${deal}):`);
+    expect(shown).toContain(`#${started.id} Договор — #${started.attachment} Договор поручения.pdf: approved; lawyer@dossier.example approved, director@dossier.example approved`);
+    const history = (await run('record', 'history', deal)).stdout.replace(/\n {20,}/g, ' ');
+    expect(history).toContain(`approval #${started.id}: step 1 of 2 approved by lawyer@dossier.example`);
+    expect(history).toMatch(new RegExp(`approval #${started.id}: a reply from lawyer@dossier\\.example NOT counted — the mail from lawyer@dossier\\.example is not authenticated`));
     // A late reply to a finished approval changes nothing.
     expect((await reply(toDirector, 'director@dossier.example', 'отклонено: передумал')).outcome).toBe('refused');
   });
