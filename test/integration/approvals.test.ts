@@ -165,4 +165,15 @@ describe('approvals by reply', () => {
     const [ev] = await sql<{ new_value: { reason: string; approver: string } }>("SELECT new_value FROM events WHERE kind = 'approval_rejected'");
     expect(ev!.new_value).toMatchObject({ approver: 'lawyer@dossier.example', reason: 'нет подписи на странице 3 и не указан срок действия' });
   });
+
+  it('writes to approvers in English when the notifications are in English', async () => {
+    const en = { ...env, DOSSIER_NOTIFICATIONS__LANGUAGE: 'en' };
+    const r = await dossier(['approval', 'start', deal, '--json'], en);
+    expect(r.code).toBe(0);
+    const id = r.json().id;
+    await dossier(['worker', '--until-idle'], en);
+    const mail = lastTo('lawyer@dossier.example', `[APR-${id}]`)!;
+    expect(mail.mail.subject).toBe(`[${deal}] [APR-${id}] Approval: Договор — Договор поручения.pdf (step 1 of 2)`);
+    expect(mail.mail.text).toContain('"rejected: reason" — the document goes back to staff with your reason.');
+  });
 });
