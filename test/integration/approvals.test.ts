@@ -34,10 +34,10 @@ async function deliverAll(): Promise<void> {
 }
 const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 /** The approver's reply to our request, as their mail client writes it; `authenticated`: through our MTA with its passing verdict. */
-async function reply(to: Received, from: string, text: string, authenticated = true): Promise<{ outcome: string; reason: string }> {
+async function reply(to: Received, from: string, text: string, authenticated: boolean | string[] = true): Promise<{ outcome: string; reason: string }> {
   const file = path.join(await tempDir(), `reply-${++n}.eml`);
   const lines = [
-    ...(authenticated ? [AR_PASS, MTA_RECEIVED] : []),
+    ...(Array.isArray(authenticated) ? authenticated : authenticated ? [AR_PASS, MTA_RECEIVED] : []),
     `From: ${from}`,
     'To: intake@dossier.example',
     `Subject: ${b64(`Re: ${to.mail.subject}`)}`,
@@ -147,6 +147,10 @@ describe('approvals by reply', () => {
     expect(twice.stderr).toContain('APPROVAL_ALREADY_OPEN');
     await deliverAll();
     const toLawyer = lastTo('lawyer@dossier.example', `[APR-${started.id}]`)!;
+    // A forged rejection: a "pass" written by someone else's server (not our MTA's authserv-id) proves nothing.
+    const fake = await reply(toLawyer, 'lawyer@dossier.example', 'отклонено: подделка', ['Authentication-Results: mx.attacker.example; dkim=pass header.d=dossier.example; dmarc=pass header.from=dossier.example', MTA_RECEIVED]);
+    expect(fake.outcome).toBe('quarantined');
+    expect(fake.reason).toContain('not counted: the mail from lawyer@dossier.example is not authenticated (no Authentication-Results from our MTA');
     const unclear = await reply(toLawyer, 'lawyer@dossier.example', 'посмотрю завтра');
     expect(unclear.outcome).toBe('refused');
     const r = await reply(toLawyer, 'lawyer@dossier.example', 'Отклонено: нет подписи на странице 3\nи не указан срок действия');
