@@ -72,7 +72,7 @@ async function checklistRecipients(app: App, record: RecordRow, only?: string): 
 }
 
 /** `dossier checklist <ref> [--recipient]`. */
-export async function computeChecklist(app: App, ref: string, opts: { recipient?: string | undefined; now?: Date } = {}): Promise<ChecklistView> {
+export async function computeChecklist(app: App, ref: string, opts: { recipient?: string | undefined; now?: Date; documentsOnly?: boolean } = {}): Promise<ChecklistView> {
   const record = await getRecord(app.db, ref);
   const now = opts.now ?? new Date();
   const files = await reviewedAttachments(app.db, record.id);
@@ -80,7 +80,7 @@ export async function computeChecklist(app: App, ref: string, opts: { recipient?
   for (const { party, spec } of await checklistRecipients(app, record, opts.recipient)) {
     const documents = spec.documents.map((d) => itemStatus(d, files, now));
     let fields: FieldStatus[] = [];
-    if (spec.fields.length) {
+    if (spec.fields.length && !opts.documentsOnly) {
       const view = await showFields(app, record.ref, { recipient: party.key, all: true });
       fields = spec.fields.map((id) => {
         const v = view.values.find((x) => x.field === id);
@@ -180,8 +180,12 @@ export async function onDocumentArrived(app: App, q: Queryable, actor: Actor, in
   const record = (await q.query<RecordRow>('SELECT * FROM records WHERE id = $1', [input.recordId])).rows[0];
   if (!record) return [];
   const ticked: TickedItem[] = [];
-  const view = await computeChecklist(app, record.ref, input.now ? { now: input.now } : {});
+  // Most files match no item: the profiles' patterns are tried first, the checklist's state (without
+  // its fields, which ticking does not need) only computed when some file may tick something.
   const files = await reviewedAttachments(q, record.id);
+  const patterns = (await checklistRecipients(app, record)).flatMap((r) => r.spec.documents.filter((d) => d.match).map((d) => new RegExp(d.match!, 'iu')));
+  if (!input.attachmentIds.some((id) => patterns.some((re) => re.test(files.find((f) => f.id === id)?.file_name ?? '')))) return [];
+  const view = await computeChecklist(app, record.ref, { ...(input.now ? { now: input.now } : {}), documentsOnly: true });
   const taken = new Set<string>(); // one file ticks one category
   for (const id of input.attachmentIds) {
     const f = files.find((x) => x.id === id);
