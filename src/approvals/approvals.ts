@@ -8,6 +8,7 @@ import { recordEvent } from '../records/events.js';
 import { getRecord } from '../records/records.js';
 import { subjectTag } from '../text/refs.js';
 import { approvalTag, readApprovalReply } from './reply.js';
+import { APPROVAL_TEXTS, type Lang } from './texts.js';
 
 // Approvals by reply (the contractor-onboarding seed's multi-stage approval). A configured chain of
 // approvers (approvals.chains) approves one document of a record: each approver in turn is emailed
@@ -17,34 +18,9 @@ import { approvalTag, readApprovalReply } from './reply.js';
 // authentication as staff mail (intake.staffAuth, decided by the intake before it calls
 // answerApproval). Every step is an audit event on the record.
 
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
-export type StepState = 'waiting' | 'asked' | 'approved' | 'rejected';
+import { APPROVAL_SQL, listApprovals, steps, type ApprovalRow, type ApprovalView, type StepRow } from './view.js';
 
-interface ApprovalRow { id: number; record_id: number; ref: string; chain: string; attachment_id: number; file_name: string; sha256: string; content_type: string; status: ApprovalStatus; current_step: number; started_by: string; started_at: Date; finished_at: Date | null }
-interface StepRow { approval_id: number; position: number; approver: string; name: string; state: StepState; asked_at: Date | null; outbox_id: number | null; decided_at: Date | null; reason: string | null; journal_id: number | null }
-
-export interface ApprovalView {
-  id: number;
-  ref: string;
-  chain: string;
-  title: string;
-  attachment: number;
-  file: string;
-  status: ApprovalStatus;
-  startedBy: string;
-  startedAt: Date;
-  finishedAt: Date | null;
-  steps: { position: number; approver: string; name: string; state: StepState; askedAt: Date | null; decidedAt: Date | null; reason: string | null; journal: number | null }[];
-  /** Replies that did not count (not authenticated, not the approver whose turn it was), from the audit trail. */
-  notCounted: { at: Date; from: string; why: string; journal: number | null }[];
-}
-
-const APPROVAL_SQL = `SELECT ap.id::int, ap.record_id::int, r.ref, ap.chain, ap.attachment_id::int, a.file_name, a.sha256, a.content_type, ap.status, ap.current_step,
-  ap.started_by, ap.started_at, ap.finished_at
-  FROM approvals ap JOIN records r ON r.id = ap.record_id JOIN attachments a ON a.id = ap.attachment_id`;
-
-const steps = async (q: Queryable, id: number) =>
-  (await q.query<StepRow>('SELECT approval_id::int, position, approver, name, state, asked_at, outbox_id::int, decided_at, reason, journal_id::int FROM approval_steps WHERE approval_id = $1 ORDER BY position', [id])).rows;
+export type { ApprovalStatus, ApprovalView, StepState } from './view.js';
 
 function chainOf(app: App, name: string | undefined) {
   const chains = app.config.approvals.chains;
@@ -73,6 +49,7 @@ async function documentOf(q: Queryable, record: { id: number; ref: string }, doc
   return row;
 }
 
+const langOf = (app: App): Lang => app.config.notifications.language ?? app.config.language;
 const day = (d: Date, tz: string) => new Intl.DateTimeFormat('ru-RU', { timeZone: tz, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
 
 /** Emails one step's approver the document (in the caller's transaction); marks the step asked. */
@@ -80,7 +57,8 @@ async function askStep(app: App, q: Queryable, actor: Actor, ap: ApprovalRow, al
   const step = all.find((s) => s.position === position)!;
   const title = app.config.approvals.chains[ap.chain]?.title || ap.chain;
   const tz = app.config.deadlines.timeZone;
-  const before = all.filter((s) => s.state === 'approved').map((s) => `  согласовано: ${s.name || s.approver} (${s.approver}), ${day(s.decided_at!, tz)}`);
+  const t = APPROVAL_TEXTS[langOf(app)];
+  const before = all.filter((s) => s.state === 'approved').map((s) => t.approvedBefore(s, day(s.decided_at!, tz)));
   const content = await buffer(await app.blobs.open(ap.sha256));
   const row = await enqueueMail(app, q, actor, {
     recordId: ap.record_id,
@@ -88,20 +66,8 @@ async function askStep(app: App, q: Queryable, actor: Actor, ap: ApprovalRow, al
     kind: 'notification',
     to: [step.approver],
     replyTo: app.config.mail.intakeAddress,
-    subject: `${subjectTag(ap.ref)} ${approvalTag(ap.id)} Согласование: ${title} — ${ap.file_name} (шаг ${position} из ${all.length})`,
-    text: [
-      `Здравствуйте${step.name ? `, ${step.name}` : ''}!`,
-      '',
-      `Просим согласовать документ «${ap.file_name}» (${title}) по заявке ${ap.ref}: он во вложении.`,
-      ...(before.length ? ['', 'Уже согласовали:', ...before] : []),
-      '',
-      'Ответьте на это письмо, не меняя тему:',
-      '  «согласовано» — документ пойдёт дальше по цепочке согласования;',
-      '  «отклонено: причина» — документ вернётся сотрудникам с вашей причиной.',
-      '',
-      '--',
-      'Dossier',
-    ].join('\n'),
+    subject: `${subjectTag(ap.ref)} ${approvalTag(ap.id)} ${t.subject(title, ap.file_name, position, all.length)}`,
+    text: t.request({ ...step, ref: ap.ref, file: ap.file_name, title, before }).join('\n'),
     attachments: [{ filename: ap.file_name, content, contentType: ap.content_type }],
     automatic: false,
   });
@@ -132,23 +98,6 @@ export async function startApproval(app: App, actor: Actor, ref: string, input: 
   // One INSERT of the mail job (no pg-boss started here); a row without a job is queued by the worker's sweep.
   await queueMail(app.db, [outbox]);
   return (await listApprovals(app, ref)).find((a) => a.id === id)!;
-}
-
-/** `dossier approval <ref>`: every approval of the record, who approved what and when. */
-export async function listApprovals(app: App, ref: string): Promise<ApprovalView[]> {
-  const record = await getRecord(app.db, ref);
-  const rows = (await app.db.query<ApprovalRow>(`${APPROVAL_SQL} WHERE ap.record_id = $1 ORDER BY ap.id`, [record.id])).rows;
-  const refused = (await app.db.query<{ at: Date; field: string; new_value: { from: string; why: string; journal: number | null } }>(`SELECT at, field, new_value FROM events WHERE record_id = $1 AND kind = 'approval_not_counted' ORDER BY id`, [record.id])).rows;
-  const out: ApprovalView[] = [];
-  for (const ap of rows) {
-    out.push({
-      id: ap.id, ref: ap.ref, chain: ap.chain, title: app.config.approvals.chains[ap.chain]?.title || ap.chain, attachment: ap.attachment_id, file: ap.file_name,
-      status: ap.status, startedBy: ap.started_by, startedAt: ap.started_at, finishedAt: ap.finished_at,
-      steps: (await steps(app.db, ap.id)).map((s) => ({ position: s.position, approver: s.approver, name: s.name, state: s.state, askedAt: s.asked_at, decidedAt: s.decided_at, reason: s.reason, journal: s.journal_id })),
-      notCounted: refused.filter((e) => e.field === `approval:${ap.id}`).map((e) => ({ at: e.at, from: e.new_value.from, why: e.new_value.why, journal: e.new_value.journal ?? null })),
-    });
-  }
-  return out;
 }
 
 export interface ReplyInput {
@@ -191,32 +140,29 @@ export async function answerApproval(app: App, q: Queryable, actor: Actor, r: Re
   const said = readApprovalReply(r.text);
   const tz = app.config.deadlines.timeZone;
   const title = app.config.approvals.chains[ap.chain]?.title || ap.chain;
+  const t = APPROVAL_TEXTS[langOf(app)];
   const staff = app.config.approvals.notifyTo.length ? app.config.approvals.notifyTo : app.config.mail.staff;
   const outbox: OutboxRow[] = [];
   const tellStaff = async (subject: string, lines: string[]) => {
     if (!staff.length) return;
-    outbox.push(await enqueueMail(app, q, actor, { recordId: ap.record_id, partyId: null, kind: 'notification', to: staff, subject: `${subjectTag(ap.ref)} ${subject}`, text: [...lines, '', `Подробнее: dossier approval ${ap.ref}`].join('\n'), automatic: true }));
+    outbox.push(await enqueueMail(app, q, actor, { recordId: ap.record_id, partyId: null, kind: 'notification', to: staff, subject: `${subjectTag(ap.ref)} ${subject}`, text: [...lines, '', t.more(ap.ref)].join('\n'), automatic: true }));
   };
   if (said.verdict === 'unclear') {
     outbox.push(
       await enqueueMail(app, q, actor, {
-        recordId: ap.record_id, partyId: null, kind: 'confirmation', to: [step.approver], subject: `Re: ${subjectTag(ap.ref)} ${approvalTag(ap.id)} Согласование: ${title} — ${ap.file_name}`,
-        text: ['Здравствуйте!', '', `Не удалось понять ваш ответ по документу «${ap.file_name}». Ответьте на письмо о согласовании одним словом в первой строке:`, '  «согласовано» — или —  «отклонено: причина».', '', '--', 'Dossier'].join('\n'),
+        recordId: ap.record_id, partyId: null, kind: 'confirmation', to: [step.approver], subject: `Re: ${subjectTag(ap.ref)} ${approvalTag(ap.id)} ${t.subject(title, ap.file_name, step.position, all.length)}`,
+        text: t.unclear(ap.file_name).join('\n'),
         ...(r.messageId ? { inReplyTo: r.messageId, references: [r.messageId] } : {}), automatic: true,
       }),
     );
     return { outcome: 'refused', reason: `${from}'s reply to approval #${ap.id} says neither approved nor rejected; asked again`, ...base, outbox };
   }
   if (said.verdict === 'rejected') {
-    const reason = said.reason || '(без причины)';
+    const reason = said.reason || t.noReason;
     await q.query(`UPDATE approval_steps SET state = 'rejected', decided_at = now(), reason = $3, journal_id = $4 WHERE approval_id = $1 AND position = $2`, [ap.id, step.position, reason, r.journalId]);
     await q.query(`UPDATE approvals SET status = 'rejected', finished_at = now() WHERE id = $1`, [ap.id]);
     await recordEvent(q, actor, { recordId: ap.record_id, kind: 'approval_rejected', field: `approval:${ap.id}`, oldValue: { status: 'pending', step: step.position }, newValue: { status: 'rejected', step: step.position, approver: from, reason, file: ap.file_name, journal: r.journalId } });
-    await tellStaff(`Отклонено: ${title} — ${ap.file_name} (согласование №${ap.id})`, [
-      `${step.name || step.approver} (${step.approver}) отклонил(а) документ «${ap.file_name}» по заявке ${ap.ref} ${day(new Date(), tz)}.`,
-      '',
-      `Причина: ${reason}`,
-    ]);
+    await tellStaff(t.rejectedSubject(title, ap.file_name, ap.id), t.rejected(step, ap.file_name, ap.ref, day(new Date(), tz), reason));
     return { outcome: 'applied', reason: `approval #${ap.id} (${ap.file_name}) rejected by ${from} at step ${step.position} of ${all.length}: ${reason}`, ...base, outbox };
   }
   await q.query(`UPDATE approval_steps SET state = 'approved', decided_at = now(), reason = $3, journal_id = $4 WHERE approval_id = $1 AND position = $2`, [ap.id, step.position, said.comment || null, r.journalId]);
@@ -231,6 +177,6 @@ export async function answerApproval(app: App, q: Queryable, actor: Actor, r: Re
   }
   await q.query(`UPDATE approvals SET status = 'approved', finished_at = now() WHERE id = $1`, [ap.id]);
   await recordEvent(q, actor, { recordId: ap.record_id, kind: 'approval_completed', field: `approval:${ap.id}`, oldValue: { status: 'pending' }, newValue: { status: 'approved', file: ap.file_name, approvers: all.map((s) => s.approver) } });
-  await tellStaff(`Согласовано: ${title} — ${ap.file_name} (согласование №${ap.id})`, [`Документ «${ap.file_name}» по заявке ${ap.ref} согласован всеми (${all.length}):`, ...all.map((s) => `  ${s.name || s.approver} (${s.approver})${s.position === step.position ? `, ${day(new Date(), tz)}` : s.decided_at ? `, ${day(s.decided_at, tz)}` : ''}`)]);
+  await tellStaff(t.approvedSubject(title, ap.file_name, ap.id), t.approved(ap.file_name, ap.ref, all.map((s) => `${s.name || s.approver} (${s.approver})${s.position === step.position ? `, ${day(new Date(), tz)}` : s.decided_at ? `, ${day(s.decided_at, tz)}` : ''}`)));
   return { outcome: 'applied', reason: `approval #${ap.id} (${ap.file_name}) approved by ${from}, the last of ${all.length}: approved by all`, ...base, outbox };
 }

@@ -9,7 +9,8 @@ import { demoSigner } from '../inbound/demo-signer.js';
 import { ingest } from '../inbound/ingest.js';
 import { deliver, transportFor } from '../outbound/outbox.js';
 import { attachFiles } from '../records/attachments.js';
-import { listApprovals, startApproval } from './approvals.js';
+import { startApproval } from './approvals.js';
+import { listApprovals } from './view.js';
 import { approvalTag } from './reply.js';
 
 // Issue 17's approvals and reminders in `dossier demo`, told after the checklists: the questionnaire

@@ -52,8 +52,8 @@ export function itemStatus(item: ChecklistDocument, files: ReviewedAttachment[],
 }
 
 /** The record's recipients (and lawyers) whose package profile has a checklist. */
-async function checklistRecipients(app: App, record: RecordRow, only?: string): Promise<{ party: LinkedParty; spec: ChecklistSpec }[]> {
-  const parties = (await recordParties(app.db, record.id)).filter((p, i, all) => ['recipient', 'lawyer'].includes(p.role) && all.findIndex((x) => x.id === p.id) === i);
+async function checklistRecipients(app: App, record: RecordRow, only?: string, q: Queryable = app.db): Promise<{ party: LinkedParty; spec: ChecklistSpec }[]> {
+  const parties = (await recordParties(q, record.id)).filter((p, i, all) => ['recipient', 'lawyer'].includes(p.role) && all.findIndex((x) => x.id === p.id) === i);
   if (only && !parties.some((p) => p.key === only)) {
     throw new DossierError('PARTY_NOT_FOUND', `${only} is not a recipient of ${record.ref}.`, { hint: `Recipients: ${parties.map((p) => p.key).join(', ') || 'none'}.` });
   }
@@ -71,16 +71,18 @@ async function checklistRecipients(app: App, record: RecordRow, only?: string): 
   return out;
 }
 
-/** `dossier checklist <ref> [--recipient]`. */
-export async function computeChecklist(app: App, ref: string, opts: { recipient?: string | undefined; now?: Date } = {}): Promise<ChecklistView> {
-  const record = await getRecord(app.db, ref);
+/** `dossier checklist <ref> [--recipient]`. `q`: read in the caller's transaction instead of taking a second
+ *  connection (intake's, which holds one and the record's lock: a second per message could exhaust the pool). */
+export async function computeChecklist(app: App, ref: string, opts: { recipient?: string | undefined; now?: Date; documentsOnly?: boolean; q?: Queryable } = {}): Promise<ChecklistView> {
+  const db = opts.q ?? app.db;
+  const record = await getRecord(db, ref);
   const now = opts.now ?? new Date();
-  const files = await reviewedAttachments(app.db, record.id);
+  const files = await reviewedAttachments(db, record.id);
   const recipients: RecipientChecklist[] = [];
-  for (const { party, spec } of await checklistRecipients(app, record, opts.recipient)) {
+  for (const { party, spec } of await checklistRecipients(app, record, opts.recipient, db)) {
     const documents = spec.documents.map((d) => itemStatus(d, files, now));
     let fields: FieldStatus[] = [];
-    if (spec.fields.length) {
+    if (spec.fields.length && !opts.documentsOnly) {
       const view = await showFields(app, record.ref, { recipient: party.key, all: true });
       fields = spec.fields.map((id) => {
         const v = view.values.find((x) => x.field === id);
@@ -180,8 +182,12 @@ export async function onDocumentArrived(app: App, q: Queryable, actor: Actor, in
   const record = (await q.query<RecordRow>('SELECT * FROM records WHERE id = $1', [input.recordId])).rows[0];
   if (!record) return [];
   const ticked: TickedItem[] = [];
-  const view = await computeChecklist(app, record.ref, input.now ? { now: input.now } : {});
+  // Most files match no item: the profiles' patterns are tried first, the checklist's state (without
+  // its fields, which ticking does not need) only computed when some file may tick something.
   const files = await reviewedAttachments(q, record.id);
+  const patterns = (await checklistRecipients(app, record, undefined, q)).flatMap((r) => r.spec.documents.filter((d) => d.match).map((d) => new RegExp(d.match!, 'iu')));
+  if (!input.attachmentIds.some((id) => patterns.some((re) => re.test(files.find((f) => f.id === id)?.file_name ?? '')))) return [];
+  const view = await computeChecklist(app, record.ref, { ...(input.now ? { now: input.now } : {}), documentsOnly: true, q });
   const taken = new Set<string>(); // one file ticks one category
   for (const id of input.attachmentIds) {
     const f = files.find((x) => x.id === id);
@@ -189,7 +195,7 @@ export async function onDocumentArrived(app: App, q: Queryable, actor: Actor, in
     for (const r of view.recipients) {
       for (const d of r.documents) {
         if (d.state === 'present' || d.category === f.category) continue;
-        const item = (await checklistRecipients(app, record, r.recipient))[0]?.spec.documents.find((x) => x.key === d.key);
+        const item = (await checklistRecipients(app, record, r.recipient, q))[0]?.spec.documents.find((x) => x.key === d.key);
         if (!item?.match || !new RegExp(item.match, 'iu').test(f.file_name)) continue;
         if (!taken.has(`${id}`)) {
           await q.query(

@@ -280,6 +280,10 @@ export const ConfigSchema = z
       if (other) ctx.addIssue({ code: 'custom', path: ['recordTypes', type, 'prefix'], message: `prefix ${t.prefix} is already used by "${other}"` });
       seen.set(t.prefix, type);
     }
+    // Issue 17: an approval chain takes its document from a category that exists.
+    for (const [name, chain] of Object.entries(c.approvals.chains)) {
+      if (chain.category && !(chain.category in c.attachments.categories)) ctx.addIssue({ code: 'custom', path: ['approvals', 'chains', name, 'category'], message: `"${chain.category}" is not an attachment category (attachments.categories)` });
+    }
   });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -23,6 +23,9 @@ export interface ImageFingerprint {
   hashes: PhotoHash[];
 }
 
+/** The largest picture decoded for a fingerprint: 64 megapixels (phones' full-resolution modes go to 50). */
+export const MAX_PIXELS = 64_000_000;
+
 /** The content types worth decoding (sniffed from the bytes, see storage/sniff.ts). */
 export const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'image/gif', 'image/avif', 'image/heic']);
 
@@ -93,7 +96,10 @@ export async function fingerprintImage(input: Buffer): Promise<ImageFingerprint 
   try {
     const meta = await sharp(input, { failOn: 'none' }).metadata();
     if (!meta.width || !meta.height) return null;
-    const { data, info } = await sharp(input, { failOn: 'none' })
+    // A picture larger than any camera's (a "pixel bomb" in a mail attachment) is not decoded: it is
+    // still compared by its sha256.
+    if (meta.width * meta.height > MAX_PIXELS) return null;
+    const { data, info } = await sharp(input, { failOn: 'none', limitInputPixels: MAX_PIXELS })
       .rotate()
       .flatten({ background: '#ffffff' })
       .greyscale()

@@ -77,11 +77,11 @@ export async function runUntilIdle(app: App, log: (line: string) => void = () =>
   const mail = { sent: 0, retry: 0, failed: 0, done: 0 } as Record<string, number>;
   let sms = 0;
   try {
-    // Packages left to a worker (`pack send --background`): built and queued first, so they go out below.
-    await drain(boss, handlers, QUEUES.sendPackages, 1, log, () => {});
-    // Reminders and the daily digest (issue 17), once a pass, before the mail goes out.
+    // Reminders and the daily digest (issue 17), once a pass, before the mail goes out below.
     await queueDeadlines(app.db);
     await drain(boss, handlers, QUEUES.runDeadlines, 1, log, () => {});
+    // Packages left to a worker (`pack send --background`): built and queued first, so they go out below.
+    await drain(boss, handlers, QUEUES.sendPackages, 1, log, () => {});
     // Rows without a live job (the process that queued them died, or an outbox retry): queue them.
     // The queue's singleton key makes this harmless for rows that already have one.
     const stray = (await app.db.query<{ id: number }>(`SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id`)).rows;

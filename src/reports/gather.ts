@@ -2,6 +2,7 @@ import type { Config, Language } from '../config/schema.js';
 import type { Queryable } from '../db/pool.js';
 import type { Label } from '../schemas/types.js';
 import { timeAgainstPromise, type PromiseKept } from '../deadlines/due.js';
+import { listEvidence } from '../evidence/reuse.js';
 
 // The figures of `dossier report`, read from the tables in one go. Everything is measured from the
 // audit trail (events) rather than from the current rows, because only the trail knows *when*
@@ -56,7 +57,11 @@ export interface Report {
   intake: IntakeStats;
   /** Each counterparty's time to answer against its promise (deadlines.expect), per type and step. */
   promises: PromiseKept[];
+  /** The same file or a near-identical photo on two records (issue 17), found since --since, touching --type. */
+  evidence: ReusedPair[];
 }
+
+export interface ReusedPair { method: 'sha256' | 'perceptual'; similarity: number; foundAt: string; a: { ref: string; file: string }; b: { ref: string; file: string } }
 
 const round = (n: number | string | null, digits: number): number | null => (n === null ? null : Math.round(Number(n) * 10 ** digits) / 10 ** digits);
 const timing = (r: { n: number; median: number | null; p90: number | null } | undefined): Timing => ({ count: r?.n ?? 0, medianDays: round(r?.median ?? null, 2), p90Days: round(r?.p90 ?? null, 2) });
@@ -196,5 +201,15 @@ export async function gatherReport(q: Queryable, config: Config, filter: ReportF
     outbox,
     intake,
     promises: (await timeAgainstPromise({ config, db: q })).filter((x) => !filter.type || x.type === filter.type),
+    evidence: await reusedPairs(q, filter),
   };
+}
+
+async function reusedPairs(q: Queryable, filter: ReportFilter): Promise<ReusedPair[]> {
+  const pairs = await listEvidence(q);
+  const refs = [...new Set(pairs.flatMap((p) => [p.a.ref, p.b.ref]))];
+  const types = new Map((await q.query<{ ref: string; type: string }>('SELECT ref, type FROM records WHERE ref = ANY($1::text[])', [refs])).rows.map((r) => [r.ref, r.type]));
+  return pairs
+    .filter((p) => (!filter.type || types.get(p.a.ref) === filter.type || types.get(p.b.ref) === filter.type) && (!filter.since || p.foundAt >= filter.since))
+    .map((p) => ({ method: p.method, similarity: p.similarity, foundAt: p.foundAt.toISOString(), a: { ref: p.a.ref, file: p.a.file }, b: { ref: p.b.ref, file: p.b.file } }));
 }

@@ -13,7 +13,7 @@ export interface Column { header: string; kind: ColumnKind; short?: string }
 
 export interface Section {
   /** File name (CSV) and key. */
-  id: 'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises';
+  id: 'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises' | 'evidence';
   /** Sheet name (XLSX) and heading (terminal). */
   title: string;
   columns: Column[];
@@ -104,6 +104,14 @@ export function reportSections(r: Report): Section[] {
       columns: [text(c.type), text(c.party), text(c.name), text(c.step), text(c.promised), count(c.answered), count(c.onTime), days(c.medianWorkingDays, t.short.medianWorkingDays), count(c.waiting), count(c.overdue)],
       rows: r.promises.map((p) => [p.type, p.party, p.partyName, p.step, p.promised, p.answered, p.onTime, p.medianWorkingDays, p.waiting, p.overdue]),
       groups: groupsOf(r.promises),
+    },
+    {
+      // Issue 17: the same file or a near-identical photo on two records.
+      id: 'evidence',
+      title: t.sections.evidence,
+      columns: [text(c.method), { header: c.similarity, kind: 'ratio' }, text(c.recordA), text(c.fileA), text(c.recordB), text(c.fileB)],
+      rows: r.evidence.map((p) => [p.method, p.similarity, p.a.ref, p.a.file, p.b.ref, p.b.file]),
+      groups: [],
     },
   ];
 }

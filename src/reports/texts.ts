@@ -6,12 +6,13 @@ import type { Language } from '../config/schema.js';
 // applied), as they are typed on the command line; the configured labels beside them are translated.
 
 export interface ReportTexts {
-  sections: Record<'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises', string>;
+  sections: Record<'statuses' | 'times' | 'decisions' | 'outbox' | 'intake' | 'promises' | 'evidence', string>;
   col: {
     type: string; status: string; label: string; final: string; records: string; party: string; name: string; decisions: string;
     medianDecision: string; p90Decision: string; finals: string; medianFinal: string; p90Final: string;
     approved: string; declined: string; moreInfo: string; total: string; measure: string; value: string; outcome: string; messages: string;
     step: string; promised: string; answered: string; onTime: string; medianWorkingDays: string; waiting: string; overdue: string;
+    method: string; similarity: string; recordA: string; fileA: string; recordB: string; fileB: string;
   };
   short: { medianDecision: string; p90Decision: string; medianFinal: string; p90Final: string; medianWorkingDays: string };
   yes: string;
@@ -23,12 +24,13 @@ export interface ReportTexts {
 }
 
 const ru: ReportTexts = {
-  sections: { statuses: 'Статусы', times: 'Сроки', decisions: 'Решения', outbox: 'Отправка', intake: 'Входящие', promises: 'Обещанные сроки' },
+  sections: { statuses: 'Статусы', times: 'Сроки', decisions: 'Решения', outbox: 'Отправка', intake: 'Входящие', promises: 'Обещанные сроки', evidence: 'Повторные файлы' },
   col: {
     type: 'тип', status: 'статус', label: 'название', final: 'итоговый', records: 'записей', party: 'сторона', name: 'наименование', decisions: 'решений',
     medianDecision: 'медиана дней до решения', p90Decision: 'p90 дней до решения', finals: 'завершено', medianFinal: 'медиана дней до итога', p90Final: 'p90 дней до итога',
     approved: 'одобрено', declined: 'отказ', moreInfo: 'запрос документов', total: 'всего', measure: 'показатель', value: 'значение', outcome: 'итог', messages: 'писем',
     step: 'этап', promised: 'обещано, дн.', answered: 'ответили', onTime: 'в срок', medianWorkingDays: 'медиана раб. дней до ответа', waiting: 'ждём', overdue: 'просрочено',
+    method: 'как найдено', similarity: 'сходство', recordA: 'запись', fileA: 'файл', recordB: 'другая запись', fileB: 'её файл',
   },
   short: { medianDecision: 'реш. мед', p90Decision: 'реш. p90', medianFinal: 'итог мед', p90Final: 'итог p90', medianWorkingDays: 'мед. раб. дн.' },
   yes: 'да',
@@ -60,12 +62,13 @@ const ru: ReportTexts = {
 };
 
 const en: ReportTexts = {
-  sections: { statuses: 'Statuses', times: 'Times', decisions: 'Decisions', outbox: 'Outbox', intake: 'Intake', promises: 'Promises' },
+  sections: { statuses: 'Statuses', times: 'Times', decisions: 'Decisions', outbox: 'Outbox', intake: 'Intake', promises: 'Promises', evidence: 'Reused evidence' },
   col: {
     type: 'type', status: 'status', label: 'label', final: 'final', records: 'records', party: 'party', name: 'name', decisions: 'decisions',
     medianDecision: 'median days to decision', p90Decision: 'p90 days to decision', finals: 'final', medianFinal: 'median days to final', p90Final: 'p90 days to final',
     approved: 'approved', declined: 'declined', moreInfo: 'more_info', total: 'total', measure: 'measure', value: 'value', outcome: 'outcome', messages: 'messages',
     step: 'step', promised: 'promised, days', answered: 'answered', onTime: 'on time', medianWorkingDays: 'median working days to answer', waiting: 'waiting', overdue: 'overdue',
+    method: 'method', similarity: 'similarity', recordA: 'record', fileA: 'file', recordB: 'other record', fileB: 'its file',
   },
   short: { medianDecision: 'decision med', p90Decision: 'decision p90', medianFinal: 'final med', p90Final: 'final p90', medianWorkingDays: 'median wd' },
   yes: 'yes',

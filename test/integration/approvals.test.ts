@@ -34,10 +34,10 @@ async function deliverAll(): Promise<void> {
 }
 const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 /** The approver's reply to our request, as their mail client writes it; `authenticated`: through our MTA with its passing verdict. */
-async function reply(to: Received, from: string, text: string, authenticated = true): Promise<{ outcome: string; reason: string }> {
+async function reply(to: Received, from: string, text: string, authenticated: boolean | string[] = true): Promise<{ outcome: string; reason: string }> {
   const file = path.join(await tempDir(), `reply-${++n}.eml`);
   const lines = [
-    ...(authenticated ? [AR_PASS, MTA_RECEIVED] : []),
+    ...(Array.isArray(authenticated) ? authenticated : authenticated ? [AR_PASS, MTA_RECEIVED] : []),
     `From: ${from}`,
     'To: intake@dossier.example',
     `Subject: ${b64(`Re: ${to.mail.subject}`)}`,
@@ -126,6 +126,12 @@ describe('approvals by reply', () => {
     expect(events.map((e) => e.kind)).toEqual(['approval_started', 'approval_requested', 'approval_not_counted', 'approval_not_counted', 'approval_approved', 'approval_requested', 'approval_approved', 'approval_completed']);
     expect(events[0]!.actor).toBe('cli:tester');
     expect(events[4]!.actor).toMatch(/^message:\d+$/);
+    const shown = (await run('record', 'show', deal)).stdout;
+    expect(shown).toContain(`APPROVALS (dossier approval ${deal}):`);
+    expect(shown).toContain(`#${started.id} Договор — #${started.attachment} Договор поручения.pdf: approved; lawyer@dossier.example approved, director@dossier.example approved`);
+    const history = (await run('record', 'history', deal)).stdout.replace(/\n {20,}/g, ' ');
+    expect(history).toContain(`approval #${started.id}: step 1 of 2 approved by lawyer@dossier.example`);
+    expect(history).toMatch(new RegExp(`approval #${started.id}: a reply from lawyer@dossier\\.example NOT counted — the mail from lawyer@dossier\\.example is not authenticated`));
     // A late reply to a finished approval changes nothing.
     expect((await reply(toDirector, 'director@dossier.example', 'отклонено: передумал')).outcome).toBe('refused');
   });
@@ -141,6 +147,10 @@ describe('approvals by reply', () => {
     expect(twice.stderr).toContain('APPROVAL_ALREADY_OPEN');
     await deliverAll();
     const toLawyer = lastTo('lawyer@dossier.example', `[APR-${started.id}]`)!;
+    // A forged rejection: a "pass" written by someone else's server (not our MTA's authserv-id) proves nothing.
+    const fake = await reply(toLawyer, 'lawyer@dossier.example', 'отклонено: подделка', ['Authentication-Results: mx.attacker.example; dkim=pass header.d=dossier.example; dmarc=pass header.from=dossier.example', MTA_RECEIVED]);
+    expect(fake.outcome).toBe('quarantined');
+    expect(fake.reason).toContain('not counted: the mail from lawyer@dossier.example is not authenticated (no Authentication-Results from our MTA');
     const unclear = await reply(toLawyer, 'lawyer@dossier.example', 'посмотрю завтра');
     expect(unclear.outcome).toBe('refused');
     const r = await reply(toLawyer, 'lawyer@dossier.example', 'Отклонено: нет подписи на странице 3\nи не указан срок действия');
@@ -158,5 +168,16 @@ describe('approvals by reply', () => {
     ]);
     const [ev] = await sql<{ new_value: { reason: string; approver: string } }>("SELECT new_value FROM events WHERE kind = 'approval_rejected'");
     expect(ev!.new_value).toMatchObject({ approver: 'lawyer@dossier.example', reason: 'нет подписи на странице 3 и не указан срок действия' });
+  });
+
+  it('writes to approvers in English when the notifications are in English', async () => {
+    const en = { ...env, DOSSIER_NOTIFICATIONS__LANGUAGE: 'en' };
+    const r = await dossier(['approval', 'start', deal, '--json'], en);
+    expect(r.code).toBe(0);
+    const id = r.json().id;
+    await dossier(['worker', '--until-idle'], en);
+    const mail = lastTo('lawyer@dossier.example', `[APR-${id}]`)!;
+    expect(mail.mail.subject).toBe(`[${deal}] [APR-${id}] Approval: Договор — Договор поручения.pdf (step 1 of 2)`);
+    expect(mail.mail.text).toContain('"rejected: reason" — the document goes back to staff with your reason.');
   });
 });

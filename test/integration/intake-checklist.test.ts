@@ -100,6 +100,11 @@ describe('a reply that brings files', () => {
     expect(pairs.map((p: { method: string; a: { ref: string }; b: { ref: string } }) => [p.method, p.a.ref, p.b.ref])).toEqual([['sha256', other, deal]]);
     expect((await run('record', 'show', other)).stdout).toContain('REUSED EVIDENCE');
 
+    // …and in the report.
+    const report = (await run('report', '--json')).json();
+    expect(report.evidence).toMatchObject([{ method: 'sha256', similarity: 1, a: { ref: other, file: 'car.jpg' }, b: { ref: deal, file: 'IMG_0001.jpg' } }]);
+    expect((await run('report')).stdout).toMatch(new RegExp(`^Повторные файлы\\n[^\\n]+\\n[^\\n]+\\nsha256\\s+1\\s+${other}\\s+car\\.jpg\\s+${deal}\\s+IMG_0001\\.jpg$`, 'm'));
+
     await deliverAll();
     const told = smtp.received.find((m) => m.envelopeTo.includes('manager@dossier.example') && m.mail.subject?.includes('по чек-листу'))!;
     expect(told.mail.subject).toBe(`[${deal}] Повторно использованные файлы; пришли документы по чек-листу (2)`);

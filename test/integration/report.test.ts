@@ -202,7 +202,7 @@ describe('dossier report', () => {
   it('prints readable tables by default', async () => {
     const text = (await ok(['report'])).stdout;
     expect(text).toMatch(/^Dossier report — deals and claims/);
-    for (const heading of ['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises']) expect(text).toMatch(new RegExp(`^${heading}$`, 'm'));
+    for (const heading of ['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises', 'Reused evidence']) expect(text).toMatch(new RegExp(`^${heading}$`, 'm'));
     expect(text).toMatch(/^deal\s+signed\s+Signed\s+yes\s+1$/m);
     expect(text).toMatch(/^deal\s+bank-sever\s+АО «Банк Северный»\s+3\s+4\.0\s+8\.0\s+2\s+15\.0\s+19\.0$/m);
     expect(text).toMatch(/^deal\s+\(all\)\s+5\s+4\.0\s+7\.8\s+2\s+15\.0\s+19\.0$/m);
@@ -214,12 +214,12 @@ describe('dossier report', () => {
   it('writes an XLSX: a sheet a section with headers and number formats, and bar charts over the right cells', async () => {
     const file = path.join(work, 'report.xlsx');
     const r = (await ok(['report', '--format', 'xlsx', '-o', file, '--json'])).json();
-    expect(r.output).toEqual({ format: 'xlsx', files: [file], sheets: ['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises', 'About'], charts: 4 });
-    expect((await dossier(['report', '--format', 'xlsx', '-o', file], env)).stdout).toBe(`Wrote the report to ${file} (7 sheets: Statuses, Times, Decisions, Outbox, Intake, Promises, About; 4 chart(s)).`);
+    expect(r.output).toEqual({ format: 'xlsx', files: [file], sheets: ['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises', 'Reused evidence', 'About'], charts: 4 });
+    expect((await dossier(['report', '--format', 'xlsx', '-o', file], env)).stdout).toBe(`Wrote the report to ${file} (8 sheets: Statuses, Times, Decisions, Outbox, Intake, Promises, Reused evidence, About; 4 chart(s)).`);
 
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(file);
-    expect(wb.worksheets.map((w) => w.name)).toEqual(['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises', 'About']);
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Statuses', 'Times', 'Decisions', 'Outbox', 'Intake', 'Promises', 'Reused evidence', 'About']);
     const times = wb.getWorksheet('Times')!;
     expect(times.getRow(1).values).toEqual([undefined, 'type', 'party', 'name', 'decisions', 'median days to decision', 'p90 days to decision', 'final', 'median days to final', 'p90 days to final']);
     expect(times.getRow(4).values).toEqual([undefined, 'deal', 'bank-sever', 'АО «Банк Северный»', 3, 4, 8, 2, 15, 19]);
@@ -270,8 +270,8 @@ describe('dossier report', () => {
   it('writes CSV as one file per section into a directory, for Russian Excel (BOM, ";", decimal comma)', async () => {
     const dir = path.join(work, 'csv');
     const r = (await ok(['report', '--format', 'csv', '-o', dir, '--json'])).json();
-    expect(r.output.files.map((f: string) => path.basename(f))).toEqual(['statuses.csv', 'times.csv', 'decisions.csv', 'outbox.csv', 'intake.csv', 'promises.csv']);
-    expect((await readdir(dir)).sort()).toEqual(['decisions.csv', 'intake.csv', 'outbox.csv', 'promises.csv', 'statuses.csv', 'times.csv']);
+    expect(r.output.files.map((f: string) => path.basename(f))).toEqual(['statuses.csv', 'times.csv', 'decisions.csv', 'outbox.csv', 'intake.csv', 'promises.csv', 'evidence.csv']);
+    expect((await readdir(dir)).sort()).toEqual(['decisions.csv', 'evidence.csv', 'intake.csv', 'outbox.csv', 'promises.csv', 'statuses.csv', 'times.csv']);
     const raw = await readFile(path.join(dir, 'times.csv'), 'utf8');
     expect(raw.startsWith('\uFEFF')).toBe(true);
     expect(raw).toContain('\r\n');
@@ -297,7 +297,7 @@ describe('dossier report', () => {
 
     const file = path.join(work, 'report-ru.xlsx');
     const r = (await dossier(['report', '--format', 'xlsx', '-o', file, '--json'], ru)).json();
-    expect(r.output.sheets).toEqual(['Статусы', 'Сроки', 'Решения', 'Отправка', 'Входящие', 'Обещанные сроки', 'Об отчёте']);
+    expect(r.output.sheets).toEqual(['Статусы', 'Сроки', 'Решения', 'Отправка', 'Входящие', 'Обещанные сроки', 'Повторные файлы', 'Об отчёте']);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(file);
     expect(wb.getWorksheet('Сроки')!.getRow(1).values).toEqual([undefined, 'тип', 'сторона', 'наименование', 'решений', 'медиана дней до решения', 'p90 дней до решения', 'завершено', 'медиана дней до итога', 'p90 дней до итога']);

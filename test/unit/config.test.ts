@@ -98,6 +98,14 @@ describe('configuration', () => {
     expect((err.details as { problems: string[] }).problems).toEqual([expect.stringContaining('prefix DL is already used by "deal"')]);
   });
 
+  it('refuses an approval chain whose category does not exist (issue 17)', async () => {
+    const cwd = await tempDir();
+    const file = path.join(cwd, 'chain.yaml');
+    await writeFile(file, 'approvals:\n  chains:\n    contract:\n      category: kontrakty\n      approvers: [{ email: a@b.example }]\n');
+    const err = failure(() => loadConfig({ configPath: file, env: {}, cwd }));
+    expect((err.details as { problems: string[] }).problems).toEqual([expect.stringMatching(/approvals\.chains\.contract\.category.*"kontrakty" is not an attachment category/)]);
+  });
+
   it('takes a mailbox password from the environment, by index or by the mailbox name, as text', async () => {
     const cwd = await tempDir();
     const file = path.join(cwd, 'boxes.yaml');

@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { fingerprintImage, NEAR_DUPLICATE_MAX_DISTANCE, photoDistance } from '../../src/evidence/phash.js';
 import { editPhoto, PHOTO_EDITS, samplePhoto } from '../../src/evidence/sample-images.js';
@@ -23,6 +24,13 @@ describe('perceptual photo fingerprints', () => {
   it('keeps different photos apart', async () => {
     const fps = await Promise.all([21, 22, 23, 24, 25].map(async (s) => (await fingerprintImage(await samplePhoto(s)))!));
     for (let i = 0; i < fps.length; i++) for (let j = i + 1; j < fps.length; j++) expect(photoDistance(fps[i]!, fps[j]!)).toBeGreaterThan(NEAR_DUPLICATE_MAX_DISTANCE);
+  });
+
+  it('gives no fingerprint for a picture larger than MAX_PIXELS (a pixel bomb), which is not decoded', async () => {
+    // A 20,000 × 4,000 PNG of one colour: a few kilobytes that would decode to 80 megapixels.
+    const bomb = await sharp({ create: { width: 20_000, height: 4_000, channels: 3, background: '#808080' } }).greyscale().png({ compressionLevel: 9 }).toBuffer();
+    expect(bomb.length).toBeLessThan(1_000_000);
+    expect(await fingerprintImage(bomb)).toBeNull();
   });
 
   it('gives no fingerprint for bytes that are not an image', async () => {

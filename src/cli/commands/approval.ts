@@ -1,5 +1,6 @@
 import type { Actor, App } from '../../app.js';
-import { listApprovals, startApproval, type ApprovalView } from '../../approvals/approvals.js';
+import { startApproval } from '../../approvals/approvals.js';
+import { listApprovals, type ApprovalView } from '../../approvals/view.js';
 import { formatTable } from '../output.js';
 
 // Issue 17: `dossier approval <ref>` and `dossier approval start <ref>`.

@@ -1,4 +1,5 @@
 import type { Actor, App } from '../../app.js';
+import { listApprovals, type ApprovalView } from '../../approvals/view.js';
 import { describeReuse, listEvidence, type EvidenceMatch } from '../../evidence/reuse.js';
 import { listAttachments, type AttachmentRow } from '../../records/attachments.js';
 import { recordHistory, type EventRow } from '../../records/events.js';
@@ -12,7 +13,7 @@ export async function recordCreate(app: App, actor: Actor, opts: { type: string;
   return createRecord(app.db, app.config, actor, { type: opts.type, title: opts.title, schemaVersion });
 }
 
-export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[]; reusedEvidence: EvidenceMatch[] }
+export interface RecordView { record: RecordRow; statusLabel: string; parties: LinkedParty[]; attachments: AttachmentRow[]; reusedEvidence: EvidenceMatch[]; approvals: ApprovalView[] }
 
 export async function recordShow(app: App, ref: string): Promise<RecordView> {
   const record = await getRecord(app.db, ref);
@@ -23,6 +24,7 @@ export async function recordShow(app: App, ref: string): Promise<RecordView> {
     parties: await recordParties(app.db, record.id),
     attachments: await listAttachments(app.db, record.id),
     reusedEvidence: await listEvidence(app.db, { recordId: record.id }), // issue 17
+    approvals: await listApprovals(app, record.ref), // issue 17
   };
 }
 
@@ -44,6 +46,9 @@ export function renderRecord(v: RecordView): string {
       ? formatTable(['#', 'category', 'file', 'type', 'size'], v.attachments.map((a) => [a.id, a.category, a.file_name + (a.oversize_forced ? ' (left out of packages: too big)' : ''), a.content_type, formatBytes(a.size)]), { shrink: [2, 3] })
       : 'No attachments (dossier attach <ref> <file…> --category <c>).',
     ...(v.reusedEvidence.length ? ['', 'REUSED EVIDENCE (dossier evidence):', ...describeReuse(r.ref, v.reusedEvidence)] : []),
+    ...(v.approvals.length
+      ? ['', `APPROVALS (dossier approval ${r.ref}):`, ...v.approvals.map((a) => `  #${a.id} ${a.title} — #${a.attachment} ${a.file}: ${a.status}; ${a.steps.map((s) => `${s.approver} ${s.state}${s.state === 'rejected' && s.reason ? ` (${s.reason})` : ''}`).join(', ')}`)]
+      : []),
   ];
   return lines.join('\n');
 }
@@ -147,6 +152,29 @@ export function describeEvent(e: EventRow): string {
     case 'note_added': {
       const text = show(e.new_value);
       return `note: ${text.length > 200 ? text.slice(0, 200) + '…' : text}`;
+    }
+    // Issue 17: approvals by reply.
+    case 'approval_started': {
+      const v = e.new_value as { approval: number; file: string; approvers: string[] };
+      return `approval #${v.approval} of ${v.file} started: ${v.approvers.join(' → ')}`;
+    }
+    case 'approval_requested': {
+      const v = e.new_value as { approval: number; step: number; of: number; approver: string; outbox: number };
+      return `approval #${v.approval}: step ${v.step} of ${v.of} asked of ${v.approver} (email #${v.outbox})`;
+    }
+    case 'approval_approved': {
+      const v = e.new_value as { step: number; of: number; approver: string; comment: string | null };
+      return `${e.field?.replace('approval:', 'approval #')}: step ${v.step} of ${v.of} approved by ${v.approver}${v.comment ? ` («${v.comment}»)` : ''}`;
+    }
+    case 'approval_rejected': {
+      const v = e.new_value as { step: number; approver: string; reason: string };
+      return `${e.field?.replace('approval:', 'approval #')}: REJECTED by ${v.approver} at step ${v.step}: ${v.reason}`;
+    }
+    case 'approval_completed':
+      return `${e.field?.replace('approval:', 'approval #')}: ${(e.new_value as { file: string }).file} approved by all`;
+    case 'approval_not_counted': {
+      const v = e.new_value as { from: string; why: string };
+      return `${e.field?.replace('approval:', 'approval #')}: a reply from ${v.from} NOT counted — ${v.why}`;
     }
     case 'schema_migrated':
       return `schema v${show(e.old_value)} → v${show(e.new_value)}`;

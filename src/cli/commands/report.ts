@@ -61,7 +61,7 @@ export async function report(app: App, opts: ReportOptions): Promise<ReportResul
     const dir = opts.out ?? `dossier-report-${stamp}`;
     if ((existsSync(dir) && !isDir(dir)) || /\.csv$/i.test(dir)) {
       throw new DossierError('USAGE', `-o ${dir}: the CSV report is one file per section, so -o names a directory.`, {
-        hint: `Give a directory (created if missing), e.g. -o report-csv; it gets statuses.csv, times.csv, decisions.csv, outbox.csv, intake.csv and promises.csv. For one file, use --format xlsx.`,
+        hint: `Give a directory (created if missing), e.g. -o report-csv; it gets statuses.csv, times.csv, decisions.csv, outbox.csv, intake.csv, promises.csv and evidence.csv. For one file, use --format xlsx.`,
       });
     }
     const files = await writeReportCsv(data, dir).catch((err: NodeJS.ErrnoException) => {
