@@ -4,6 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApp } from '../../src/app.js';
+import { recoverOrphanedJobs } from '../../src/jobs/liveness.js';
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
@@ -54,6 +56,13 @@ describe('a killed worker\'s jobs', () => {
       const [j] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'mail.send' AND state = 'active'`).catch(() => [{ n: 0 }]);
       if (j!.n > 0 && sockets.size > 0) break;
       await sleep(100);
+    }
+    // While the worker lives its job is its own: nothing to take back.
+    const app = await openApp({ env: base });
+    try {
+      expect(await recoverOrphanedJobs(app, {} as never)).toEqual([]);
+    } finally {
+      await app.close();
     }
     child.kill('SIGKILL');
     await exited;
