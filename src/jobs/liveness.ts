@@ -1,4 +1,6 @@
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PoolClient } from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { App } from '../app.js';
 import { sendJobs, type JobData, type QueueName } from '../db/queues.js';
@@ -14,21 +16,58 @@ import { sendJobs, type JobData, type QueueName } from '../db/queues.js';
 const LOCK_CLASS = 7305;
 
 export interface WorkerSession {
-  id: number;
+  readonly id: number;
   claim(queue: string, jobIds: string[]): Promise<void>;
   release(jobIds: string[]): Promise<void>;
   end(): Promise<void>;
 }
 
-/** Registers this process as a live worker until `end()` (or its death). */
+/**
+ * Registers this process as a live worker until `end()` (or its death). If the lock's connection
+ * breaks while the process lives (PostgreSQL restarted), it registers again and moves its claims to
+ * the new session, so its own running jobs do not look orphaned for longer than the outage.
+ */
 export async function registerWorker(app: App): Promise<WorkerSession> {
-  const client = await app.db.connect();
-  client.on('error', () => {}); // the lock is gone with the connection; claims then look orphaned, which is safe
-  const id = (await client.query<{ id: number }>('INSERT INTO worker_sessions (pid, host) VALUES ($1, $2) RETURNING id', [process.pid, os.hostname()])).rows[0]!.id;
-  await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, id]);
+  let client: PoolClient | null = null;
+  let id = 0;
   let ended = false;
+  let reconnecting: Promise<void> | null = null;
+  const connect = async () => {
+    const c = await app.db.connect();
+    c.on('error', () => lost(c));
+    try {
+      const row = (await c.query<{ id: number }>('INSERT INTO worker_sessions (pid, host) VALUES ($1, $2) RETURNING id', [process.pid, os.hostname()])).rows[0]!;
+      await c.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, row.id]);
+      client = c;
+      return row.id;
+    } catch (err) {
+      c.release(true);
+      throw err;
+    }
+  };
+  const lost = (c: PoolClient) => {
+    if (client !== c || ended) return;
+    client = null;
+    c.release(true);
+    const old = id;
+    reconnecting ??= (async () => {
+      while (!ended) {
+        try {
+          id = await connect();
+          await app.db.query('UPDATE job_claims SET worker_id = $1 WHERE worker_id = $2', [id, old]);
+          break;
+        } catch {
+          await sleep(1000);
+        }
+      }
+      reconnecting = null;
+    })();
+  };
+  id = await connect();
   return {
-    id,
+    get id() {
+      return id;
+    },
     async claim(queue, jobIds) {
       if (!jobIds.length) return;
       await app.db.query('INSERT INTO job_claims (job_id, queue, worker_id) SELECT unnest($1::uuid[]), $2, $3 ON CONFLICT (job_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, claimed_at = now()', [jobIds, queue, id]);
@@ -39,9 +78,12 @@ export async function registerWorker(app: App): Promise<WorkerSession> {
     async end() {
       if (ended) return;
       ended = true;
-      await client.query('DELETE FROM worker_sessions WHERE id = $1', [id]).catch(() => {});
-      await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, id]).catch(() => {});
-      client.release();
+      const c = client;
+      client = null;
+      if (!c) return;
+      await c.query('DELETE FROM worker_sessions WHERE id = $1', [id]).catch(() => {});
+      await c.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, id]).catch(() => {});
+      c.release();
     },
   };
 }
