@@ -719,12 +719,16 @@ export async function runCli(argv: string[], cli: CliEnv): Promise<number> {
       // --help and --version end here too, with exit code 0.
       return err.exitCode === 0 ? 0 : ErrorExit.usage;
     }
+    // issue 13: a full or read-only disk, an I/O error or the database gone away is the environment,
+    // never "a bug" (exit 2 with its catalogue code); loaded only on this path, so --help stays light.
+    const passing = isDossierError(err) ? null : (await import('../storage/transient.js')).passingFailure(err, `running \`dossier ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}\``, 'This is not a bug: fix the storage or the database, then run the command again.');
     const e = isDossierError(err)
       ? err
-      : new DossierError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, {
+      : (passing ??
+        new DossierError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, {
           hint: 'This is a bug. Run again with DOSSIER_DEBUG=1 for the stack trace and report it.',
           cause: err,
-        });
+        }));
     if (json) io(cli).err(toJson({ error: e.toJSON() }));
     else io(cli).err(`error ${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
     if (cli.env.DOSSIER_DEBUG && err instanceof Error) io(cli).err(err.stack ?? '');

@@ -43,14 +43,15 @@ SELECT
      (SELECT coalesce(json_agg(json_build_object('id', p.id, 'key', p.key, 'kind', p.kind, 'name', p.name, 'role', rp.role, 'emails', p.emails, 'domains', p.domains, 'phone', p.phone) ORDER BY rp.created_at, p.key), '[]')
       FROM record_parties rp JOIN parties p ON p.id = rp.party_id WHERE rp.record_id = r.id))), '[]') FROM recs r) AS records,
   (SELECT count(*)::int + 1 FROM inbound_messages WHERE $3::text IS NOT NULL AND from_address = $3 AND received_at > now() - interval '1 hour' AND id < $4
-     AND (authenticated IS TRUE) = $5) AS sender_count,
+     AND authenticated = $5) AS sender_count,
   (SELECT min(p.id)::int FROM inbound_messages me JOIN inbound_messages p
      ON p.message_id = me.message_id AND p.from_address IS NOT DISTINCT FROM me.from_address AND p.id <> me.id
    WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IN ('applied', 'refused')) AS repeat_of`;
 
 /**
  * `journalId`: the message's journal row (the rate limit counts the sender's messages up to it).
- * Authenticated staff mail and mail that only claims the address are counted apart.
+ * Authenticated staff mail and mail that only claims the address are counted apart (a row not yet
+ * processed is neither: it is counted once its outcome, and whether it was authenticated, is known).
  */
 export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number, partyAuth: PartyDmarcVerdict | null = null): Promise<RoutingFacts> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));

@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { App } from '../app.js';
+import { DossierError } from '../errors.js';
 import { intakeBatch, type BatchItem } from './batch.js';
 import { newPassCache } from './facts.js';
 import { journalUnreadable } from './journal.js';
@@ -30,7 +31,7 @@ const MAX_READ = 2 ** 31 - 1;
 /** Errors that say nothing about the file: it stays where it is for the next pass. */
 const PASSING = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'ENOMEM', 'EBUSY', 'ETIMEDOUT']);
 
-type Read = { raw: Buffer } | { unreadable: string; size: number; head: Buffer | null } | { skip: true };
+type Read = { raw: Buffer } | { unreadable: string; size: number; head: Buffer | null } | { skip: true; error?: string };
 
 /** A Maildir file's bytes; or why it can never be read; or skip (gone meanwhile, or a passing error). */
 export async function readMaildirFile(file: string): Promise<Read> {
@@ -41,7 +42,8 @@ export async function readMaildirFile(file: string): Promise<Read> {
     return { raw: await readFile(file) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'ENOENT' || PASSING.has(code)) return { skip: true }; // taken by another worker meanwhile, or try again next pass
+    if (code === 'ENOENT') return { skip: true }; // taken by another worker meanwhile
+    if (PASSING.has(code)) return { skip: true, error: `${code} (${(err as Error).message})` }; // tried again next pass
     return { unreadable: `${code ? code + ': ' : ''}${(err as Error).message}`, size: 0, head: null };
   }
 }
@@ -64,6 +66,7 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
   await ensureMaildir(dir);
   const results: IntakeResult[] = [];
   const cache = newPassCache(app);
+  const passing: string[] = [];
   for (const sub of ['new', 'cur']) {
     const names = (await readdir(path.join(dir, sub))).filter((n) => !n.startsWith('.')).sort();
     for (let i = 0; i < names.length && !shouldStop(); i += CHUNK) {
@@ -71,6 +74,7 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
       for (const name of names.slice(i, i + CHUNK)) {
         const read = await readMaildirFile(path.join(dir, sub, name));
         if ('raw' in read && read.raw.length) batch.push({ raw: read.raw, origin: { mailbox: 'maildir', sourceRef: name }, key: name });
+        else if ('skip' in read && read.error) passing.push(`${name}: ${read.error}`);
         else if ('unreadable' in read || ('raw' in read && !read.raw.length)) {
           // Journaled (quarantined, with why) and moved out of the way: never left in new/ unseen.
           const why = 'unreadable' in read ? read.unreadable : 'an empty file';
@@ -92,6 +96,11 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
         { cache, shouldStop },
       );
     }
+  }
+  // Files that could not be read for now (too many open files, an I/O error): the others were
+  // taken; these stay where they are, said once for the pass.
+  if (passing.length) {
+    throw new DossierError('STORAGE_UNAVAILABLE', `${passing.length} Maildir file(s) could not be read now: ${passing.slice(0, 3).join('; ')}${passing.length > 3 ? '; …' : ''}.`, { hint: 'They stay in the Maildir and are read on the next pass.' });
   }
   return results;
 }

@@ -3,6 +3,7 @@ import { QUEUES, queueDeadlines, queueJournal, queueMail, queueSmsJobs, type Job
 import type { IntakeResult } from '../inbound/process.js';
 import { transportFor } from '../outbound/outbox.js';
 import { smsGateway } from '../outbound/sms.js';
+import { recoverOrphanedJobs, registerWorker } from './liveness.js';
 import { startBoss } from './boss.js';
 import { jobHandlers, type HandlerResult } from './handlers.js';
 import type { Logger } from './log.js';
@@ -26,6 +27,7 @@ type JobResult = { id: string; status: 'completed' | 'failed'; output?: object }
 export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> {
   const w = app.config.worker;
   const boss = await startBoss(app);
+  const session = await registerWorker(app); // issue 13: alive while this process is (src/jobs/liveness.ts)
   // pg-boss reports its own trouble (the database going away, maintenance failing) as events; the
   // worker keeps running and says so, once per distinct message in a row.
   let lastQueueError = '';
@@ -56,12 +58,14 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
   const work = async <Q extends QueueName>(queue: Q, options: Record<string, unknown>) =>
     boss.work<JobData[Q]>(queue, { ...poll, ...options }, async (jobs) => {
       const out: JobResult[] = [];
+      await session.claim(queue, jobs.map((j) => j.id));
       for (const job of jobs) {
         const r = await (handlers[queue] as (d: JobData[Q]) => Promise<HandlerResult>)(job.data);
         say(r);
         if (r.intake) onResult(r.intake, 'journal');
         out.push({ id: job.id, status: r.status, output: r.output });
       }
+      await session.release(jobs.map((j) => j.id));
       return out;
     });
   await work(QUEUES.sendMail, { localConcurrency: w.sendConcurrency });
@@ -76,6 +80,9 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
   // The sweep queues what lost its job: outbox rows queued by a process that died before queueing
   // them (or put back by `outbox retry`), text messages, journal rows a crash left unprocessed.
   const sweep = async () => {
+    // A killed worker's active jobs (issue 13): taken back at once, not when their heartbeat runs out.
+    const orphans = await recoverOrphanedJobs(app, boss);
+    if (orphans.length) log.warn({ event: 'jobs_recovered', jobs: orphans }, `${orphans.length} job(s) of a worker that is gone taken back`);
     const mail = (await app.db.query<{ id: number }>(`SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY id LIMIT 1000`)).rows;
     await queueMail(app.db, mail.map((r) => r.id));
     await queueDueSms(app);
@@ -114,6 +121,7 @@ export async function startWorker(app: App, log: Logger): Promise<WorkerHandle> 
       // Jobs still running after the timeout are failed back to their queues (another worker, or
       // this one after a restart, picks them up).
       await boss.stop({ graceful: true, close: true, timeout: w.shutdownTimeoutSeconds * 1000 });
+      await session.end();
       transport.close();
       log.info({ event: 'worker_stopped' }, 'worker stopped');
       resolveStopped();

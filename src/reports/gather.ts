@@ -18,7 +18,7 @@ import { listEvidence } from '../evidence/reuse.js';
 export const DECISIONS = ['approved', 'declined', 'more_info'] as const;
 export type Decision = (typeof DECISIONS)[number];
 export const OUTBOX_STATUSES = ['queued', 'sending', 'sent', 'failed', 'bounced'] as const;
-export const INTAKE_OUTCOMES = ['applied', 'quarantined', 'ignored', 'refused', 'failed', 'pending'] as const;
+export const INTAKE_OUTCOMES = ['applied', 'partial', 'quarantined', 'ignored', 'refused', 'failed', 'pending'] as const;
 
 export interface ReportFilter { type?: string | undefined; since?: Date | undefined }
 

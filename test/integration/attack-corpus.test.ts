@@ -90,11 +90,43 @@ function lawyerReply(o: { id: string; ref: string; token: string; from?: string;
       `Content-Disposition: attachment; filename="${f.name}"`,
       'Content-Transfer-Encoding: base64',
       '',
-      ...(Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(f.bytes, 0x41 + (f.name.length % 20))]).toString('base64').match(/.{1,76}/g) ?? []),
+      ...(Buffer.concat([Buffer.from(`%PDF-1.4\n% ${f.name}\n`), Buffer.alloc(f.bytes, 0x41)]).toString('base64').match(/.{1,76}/g) ?? []),
     ]),
     '------=_NextPart_000_0001--',
   ]);
 }
+
+const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
+/** One more Received line on top, as a second delivery (a forwarder, a retry) adds it. */
+const redelivered = (raw: Buffer, by = 'relay2.dossier.example') => Buffer.concat([Buffer.from(`Received: from mx.dossier.example by ${by} with LMTP; Mon, 16 Nov 2026 10:16:40 +0300\r\n`), raw]);
+/** The journal rows of messages that were applied (or partly) more than once: must stay empty. */
+const appliedTwice = () => q(`SELECT message_id, from_address, count(*)::int AS n FROM inbound_messages WHERE outcome IN ('applied', 'partial') AND message_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1`);
+const AR_OURS_FAIL = 'Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail header.from=dossier.example';
+
+/** Forged staff decisions: each rewrites the header block of the manager's forward. */
+const STAFF_FORGERIES: [string, (h: string[]) => string[]][] = [
+  ['a sender-written Authentication-Results as the first header, no Received at all', (h) => [AR_PASS, ...h]],
+  ['a sender-written pass below our MTA\'s Received', (h) => [RECEIVED, AR_PASS, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted reason', (h) => ['Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail reason="x;dmarc=pass header.from=dossier.example" header.from=dossier.example', RECEIVED, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted smtp.mailfrom', (h) => ['Authentication-Results: mx.dossier.example; spf=pass smtp.mailfrom="a;dmarc=pass header.from=dossier.example"@evil.example; dmarc=fail header.from=dossier.example', RECEIVED, ...h]],
+  ['our MTA says dmarc=none, "dmarc=pass" inside a comment', (h) => ['Authentication-Results: mx.dossier.example; dmarc=none (;dmarc=pass header.from=dossier.example) header.from=dossier.example', RECEIVED, ...h]],
+  ['dmarc=pass for an unaligned header.from (evil.example)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=evil.example', RECEIVED, ...h]],
+  ['dkim=pass for an unaligned header.d', (h) => ['Authentication-Results: mx.dossier.example; dkim=pass header.d=evil.example', RECEIVED, ...h]],
+  ['dmarc=pass for a look-alike domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example.evil.example', RECEIVED, ...h]],
+  ['a look-alike authserv-id', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.evil.example;'), RECEIVED, ...h]],
+  ['our authserv-id with a trailing dot', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.;'), RECEIVED, ...h]],
+  ['our authserv-id only inside a comment', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.evil.example (mx.dossier.example);'), RECEIVED, ...h]],
+  ['our MTA named only in a comment of the Received', (h) => [AR_PASS, 'Received: from evil.example (by mx.dossier.example) by mx.evil.example; Mon, 16 Nov 2026 10:15:03 +0300', ...h]],
+  ['an unreadable header of ours (unclosed quote)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example reason="open', RECEIVED, ...h]],
+  ['our MTA says fail on top; a forged pass lower, above a forged Received of ours', (h) => [AR_OURS_FAIL, RECEIVED, AR_PASS, RECEIVED, ...h]],
+  ['two From addresses in one header', (h) => withFrom(genuine(h), ['From: manager@dossier.example, attacker@evil.example'])],
+  ['two From headers', (h) => withFrom(genuine(h), ['From: manager@dossier.example', 'From: attacker@evil.example'])],
+  ['a group hiding a second address', (h) => withFrom(genuine(h), ['From: staff: manager@dossier.example, attacker@evil.example;'])],
+  ['the manager\'s address only as a display name', (h) => withFrom(genuine(h), ['From: "manager@dossier.example" <attacker@evil.example>'])],
+  ['Sender: the manager, From: the attacker', (h) => withFrom(genuine(h), ['From: attacker@evil.example', 'Sender: manager@dossier.example'])],
+  ['the manager\'s address in capitals, no authentication at all', (h) => withFrom(h, ['From: MANAGER@DOSSIER.EXAMPLE'])],
+  ['a dmarc=pass for the staff domain from a public provider\'s address', (h) => withFrom(genuine(h), ['From: manager.dossier@mail.ru'])],
+];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -156,5 +188,140 @@ describe('outside parties', () => {
     const ok = await ingest(app, lawyerReply({ id: 'dmarc-pass-1', ref, token, headers: ['Authentication-Results: mx.dossier.example; dkim=pass header.d=ershov-law.example; dmarc=pass header.from=ershov-law.example', RECEIVED] }), 'dmarc-pass.eml');
     expect(ok.outcome, ok.reason).toBe('applied');
     expect(await documentsOf(ref)).toEqual(['doverennost.pdf']);
+  });
+});
+
+describe('forged staff decisions', () => {
+  let deal: string;
+  beforeAll(async () => {
+    // The only open deal of this client, so that the genuine forward finds it by the client's name
+    // and a forgery is judged on its authentication alone (quarantined), never refused as ambiguous.
+    await q(`UPDATE records SET status = 'closed' WHERE type = 'deal'`);
+    deal = await newDeal();
+  });
+  it.each(STAFF_FORGERIES.map(([what, edit], i) => [what, edit, i] as const))('%s: nothing applied', async (_what, edit, i) => {
+    const r = await ingest(app, forward(`staff-forgery-${i}`, edit), `staff-forgery-${i}.eml`);
+    expect(r.outcome, r.reason).toBe('quarantined');
+    expect(r.reason.length).toBeGreaterThan(10);
+    expect(await decisions(deal)).toBe(0);
+    expect(await statusOf(deal)).toBe('submitted');
+  });
+
+  it('the genuine decision is applied once: again with one more Received, from a second mailbox, or the same bytes, it is not', async () => {
+    const raw = forward('staff-genuine', genuine);
+    const first = await ingest(app, raw, 'genuine.eml');
+    expect(first.outcome, first.reason).toBe('applied');
+    const again = await ingest(app, redelivered(raw), 'genuine-again.eml');
+    expect(again.outcome).toBe('ignored');
+    expect(again.reason).toMatch(/a copy of message #\d+/);
+    const sameBytes = await ingest(app, raw, 'genuine-same-bytes.eml');
+    expect(sameBytes.duplicate).toBe(true);
+    const { journal } = await import('../../src/inbound/journal.js');
+    const { processMessage } = await import('../../src/inbound/process.js');
+    const second = await journal(app, Buffer.concat([Buffer.from('Delivered-To: claims@dossier.example\r\n'), raw]), { mailbox: 'claims', uidvalidity: 1, uid: 7 });
+    expect((await processMessage(app, second.row.id))!.outcome).toBe('ignored');
+    expect(await decisions(deal)).toBe(1);
+    const confirmations = (await mailTo(MANAGER)).filter((m) => m.text.includes(deal) && /Принято/.test(m.text));
+    expect(confirmations).toHaveLength(1);
+    const client = await q(`SELECT count(*)::int AS n FROM sms_outbox s JOIN records r ON r.id = s.record_id WHERE r.ref = $1`, [deal]);
+    expect(client[0]!.n).toBe(1); // the client texted once
+  });
+});
+
+describe('forged, replayed and over-limit party mail', () => {
+  let claim: { ref: string; token: string };
+  beforeAll(async () => {
+    claim = await newClaim();
+    await q(`UPDATE parties SET domains = ARRAY['ershov-law.example'] WHERE key = 'lawyer-ershov'`);
+  });
+  const forgeries: [string, () => Buffer][] = [
+    ['the token from a forwarded copy, used from the forwarder\'s own address', () => lawyerReply({ id: 'p-fwd', ref: claim.ref, token: claim.token, from: 'assistant@other-firm.example' })],
+    ['the token with a forged From at a public provider', () => lawyerReply({ id: 'p-public', ref: claim.ref, token: claim.token, from: 'ershov.law@gmail.com' })],
+    ['the token from a subdomain of the party\'s declared domain', () => lawyerReply({ id: 'p-sub', ref: claim.ref, token: claim.token, from: 'a.ershov@mail.ershov-law.example' })],
+    ['the token from a look-alike domain', () => lawyerReply({ id: 'p-lookalike', ref: claim.ref, token: claim.token, from: 'a.ershov@ershov-law.example.evil.example' })],
+    ['a made-up token', () => lawyerReply({ id: 'p-made-up', ref: claim.ref, token: 'k7f3q9' })],
+    ['the party\'s address and two From addresses', () => { const raw = lawyerReply({ id: 'p-two-from', ref: claim.ref, token: claim.token }).toString('utf8'); return Buffer.from(raw.replace(`<${LAWYER}>`, `<${LAWYER}>, attacker@evil.example`), 'utf8'); }],
+  ];
+  it.each(forgeries)('%s: no documents added', async (_what, build) => {
+    const r = await ingest(app, build(), 'party-forgery.eml');
+    expect(r.outcome).toBe('quarantined');
+    expect(r.reason.length).toBeGreaterThan(10);
+    expect(await documentsOf(claim.ref)).toEqual([]);
+  });
+
+  it('another record\'s token: no documents added to either', async () => {
+    const other = await newClaim();
+    const r = await ingest(app, lawyerReply({ id: 'p-cross', ref: claim.ref, token: other.token }), 'cross.eml');
+    expect(r.outcome).toBe('quarantined');
+    expect(await documentsOf(claim.ref)).toEqual([]);
+    expect(await documentsOf(other.ref)).toEqual([]);
+  });
+
+  it('an expired and a revoked token: no documents added, the journal says why', async () => {
+    const expired = await newClaim();
+    await q(`UPDATE reply_tokens t SET issued_at = now() - interval '200 days' FROM records r WHERE r.id = t.record_id AND r.ref = $1`, [expired.ref]);
+    const a = await ingest(app, lawyerReply({ id: 'p-expired', ref: expired.ref, token: expired.token }), 'expired.eml');
+    expect(a.outcome).toBe('quarantined');
+    const revoked = await newClaim();
+    const { revokeReplyToken } = await import('../../src/outbound/tokens.js');
+    await revokeReplyToken(app.db, cliActor(env), revoked.ref, 'lawyer-ershov');
+    const b = await ingest(app, lawyerReply({ id: 'p-revoked', ref: revoked.ref, token: revoked.token }), 'revoked.eml');
+    expect(b.outcome).toBe('quarantined');
+    const details = await q<{ d: string }>(`SELECT details::text AS d FROM inbound_messages WHERE id = ANY($1)`, [[a.id, b.id]]);
+    expect(details.map((x) => x.d).join(' ')).toMatch(/reply token expired[\s\S]*reply token revoked|reply token revoked[\s\S]*reply token expired/);
+    expect(await documentsOf(expired.ref)).toEqual([]);
+    expect(await documentsOf(revoked.ref)).toEqual([]);
+  });
+
+  it('the party\'s real reply, delivered twice (one more Received) and copied to a second mailbox: documents added and acknowledged once', async () => {
+    const raw = lawyerReply({ id: 'p-real', ref: claim.ref, token: claim.token, files: [{ name: 'pretenziya.pdf', bytes: 3000 }] });
+    const before = (await mailTo(LAWYER)).length;
+    expect((await ingest(app, raw, 'real.eml')).outcome).toBe('applied');
+    expect((await ingest(app, redelivered(raw), 'real-again.eml')).outcome).toBe('ignored');
+    expect((await ingest(app, redelivered(raw, 'mx2.dossier.example'), 'real-copy.eml')).outcome).toBe('ignored');
+    expect(await documentsOf(claim.ref)).toEqual(['pretenziya.pdf']);
+    expect((await mailTo(LAWYER)).length).toBe(before + 1);
+  });
+
+  it('over the limits: every drop an outcome with its reason, and the party told which files and why', async () => {
+    const before = (await mailTo(LAWYER)).length;
+    // One file over maxAttachmentBytes (25 MB): partial.
+    const big = await ingest(app, lawyerReply({ id: 'p-big-file', ref: claim.ref, token: claim.token, files: [{ name: 'opis.pdf', bytes: 500 }, { name: 'video-dtp.pdf', bytes: 26 * 1024 * 1024 }] }), 'big-file.eml');
+    expect(big.outcome).toBe('partial');
+    expect(big.reason).toContain('video-dtp.pdf');
+    // 2,000 attachments: 50 kept, the rest named (or counted) in the answer.
+    const many = await ingest(app, lawyerReply({ id: 'p-2000', ref: claim.ref, token: claim.token, files: Array.from({ length: 2000 }, (_, i) => ({ name: `list-${String(i + 1).padStart(4, '0')}.pdf`, bytes: 40 })) }), '2000.eml');
+    expect(many.outcome).toBe('partial');
+    const dropped = (await q<{ dropped: { file: string }[] }>(`SELECT dropped FROM inbound_messages WHERE id = $1`, [many.id]))[0]!.dropped;
+    expect(dropped.length).toBeGreaterThan(50);
+    expect(dropped.at(-1)!.file).toMatch(/more MIME part|more file/);
+    expect((await documentsOf(claim.ref)).filter((f) => f.startsWith('list-'))).toHaveLength(50);
+    // A message over maxMessageBytes (50 MB): quarantined, not read, the party told.
+    const huge = await ingest(app, lawyerReply({ id: 'p-huge', ref: claim.ref, token: claim.token, files: [{ name: 'arhiv-1.pdf', bytes: 20 * 1024 * 1024 }, { name: 'arhiv-2.pdf', bytes: 20 * 1024 * 1024 }] }), 'huge.eml');
+    expect(huge.outcome).toBe('quarantined');
+    expect(huge.reason).toMatch(/over the 50 MB limit .*the sender was told/);
+    const answers = (await mailTo(LAWYER)).slice(before);
+    expect(answers).toHaveLength(3);
+    expect(answers[0]!.text).toMatch(/не принято:\s*- video-dtp\.pdf: 26 MB — больше допустимых 25 MB на один файл/);
+    expect(answers[1]!.text).toContain('- list-0051.pdf: сверх 50 файлов в одном письме');
+    expect(answers[2]!.text).toMatch(/больше допустимых 50 MB/);
+    expect(await documentsOf(claim.ref)).not.toContain('arhiv-1.pdf');
+  });
+
+  it('an over-size message from a stranger is quarantined with its reason and never answered (no backscatter)', async () => {
+    const raw = lawyerReply({ id: 'p-stranger-huge', ref: claim.ref, token: 'zzzzzz', from: 'spam@evil.example', files: [{ name: 'x.pdf', bytes: 51 * 1024 * 1024 }] });
+    const r = await ingest(app, raw, 'stranger-huge.eml');
+    expect(r.outcome).toBe('quarantined');
+    expect(r.reason).toMatch(/over the 50 MB limit .*not answered/);
+    expect(await mailTo('spam@evil.example')).toEqual([]);
+  });
+});
+
+describe('the corpus as a whole', () => {
+  it('nothing applied twice; every message has an outcome and a reason', async () => {
+    expect(await appliedTwice()).toEqual([]);
+    const rows = await q<{ n: number; total: number }>(`SELECT count(*) FILTER (WHERE outcome IS NULL OR coalesce(reason, '') = '')::int AS n, count(*)::int AS total FROM inbound_messages`);
+    expect(rows[0]!.n).toBe(0);
+    expect(rows[0]!.total).toBeGreaterThanOrEqual(40 + 62);
   });
 });

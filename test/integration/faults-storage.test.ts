@@ -148,4 +148,19 @@ describe.skipIf(!root)('storage that fails for now (a real 2 MB tmpfs)', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(await documents()).toContain('read-only.pdf');
   });
+
+  it('any command meeting a full disk says STORAGE_UNAVAILABLE (exit 2), never "This is a bug" (exit 3)', async () => {
+    const file = path.join(maildir, 'akt-osmotra.pdf'); // not on the tmpfs: only the blob store is
+    await writeFile(file, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 31) % 251))]));
+    await fill(0);
+    try {
+      const r = await dossier(['attach', claim, file, '--category', 'other'], env);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('STORAGE_UNAVAILABLE');
+      expect(r.stderr).toContain('ENOSPC');
+      expect(r.stderr).not.toContain('This is a bug');
+    } finally {
+      await unfill();
+    }
+  });
 });

@@ -154,7 +154,7 @@ describe('the hostile-mail corpus through the intake', () => {
     const forged = seen.filter((x) => x.forged);
     expect(forged.filter((x) => x.forged === 'token').length).toBeGreaterThan(COUNT * 0.03);
     expect(forged.filter((x) => x.forged === 'staff').length).toBeGreaterThan(COUNT * 0.03);
-    expect(forged.filter((x) => x.outcome === 'applied').map((x) => `${x.seq} ${x.family} (${x.forged}): ${x.reason.slice(0, 200)}`)).toEqual([]);
+    expect(forged.filter((x) => (x.outcome === 'applied' || x.outcome === 'partial')).map((x) => `${x.seq} ${x.family} (${x.forged}): ${x.reason.slice(0, 200)}`)).toEqual([]);
   });
 
   it('changes no decision (or status) except by staff mail our MTA authenticated', async () => {
@@ -211,7 +211,7 @@ describe('the hostile-mail corpus through the intake', () => {
     results.forEach((res, i) => {
       expect(res.reason.trim(), `${sample[i]!.family}`).not.toBe('');
       expect(res.outcome, `${sample[i]!.family}: ${res.reason}`).not.toBe('failed');
-      if (sample[i]!.forged) expect(res.outcome, `${sample[i]!.family}: ${res.reason}`).not.toBe('applied');
+      if (sample[i]!.forged) expect(['applied', 'partial'], `${sample[i]!.family}: ${res.reason}`).not.toContain(res.outcome);
     });
   }, 120_000);
 });

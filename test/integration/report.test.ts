@@ -174,6 +174,7 @@ describe('dossier report', () => {
       total: 6,
       byOutcome: [
         { outcome: 'applied', count: 4 },
+        { outcome: 'partial', count: 0 },
         { outcome: 'quarantined', count: 1 },
         { outcome: 'ignored', count: 1 },
         { outcome: 'refused', count: 0 },

@@ -13,3 +13,18 @@ CREATE UNIQUE INDEX inbound_unreadable ON inbound_messages (mailbox, source_ref)
 -- Rate limits counted apart: mail that proved it is from our staff (DKIM/DMARC) is counted apart
 -- from mail that only claims the address, so forged mail cannot rate-limit the real sender.
 ALTER TABLE inbound_messages ADD COLUMN authenticated boolean;
+-- Jobs of a worker that died (SIGKILL) are recovered at once, not when their heartbeat runs out:
+-- each worker holds a session advisory lock (class 7305, object its id) while it lives, and notes
+-- the pg-boss jobs it is running; a job whose worker holds no lock any more is an orphan.
+CREATE TABLE worker_sessions (
+  id         serial PRIMARY KEY,
+  pid        int    NOT NULL,
+  host       text   NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE job_claims (
+  job_id    uuid PRIMARY KEY,
+  queue     text NOT NULL,
+  worker_id int  NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now()
+);
