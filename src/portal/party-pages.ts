@@ -5,7 +5,8 @@ import { computeChecklist, onDocumentArrived, type DocumentStatus } from '../che
 import { withTransaction } from '../db/pool.js';
 import { enqueueMail } from '../outbound/outbox.js';
 import { safeFileName } from '../packages/zip.js';
-import { attachStoredIn } from '../records/attachments.js';
+import { attachStoredIn, type AttachmentRow } from '../records/attachments.js';
+import { flagReusedEvidence } from '../evidence/reuse.js';
 import { recordEvent, recordHistory } from '../records/events.js';
 import { sniffBuffer } from '../storage/sniff.js';
 import { subjectTag } from '../text/refs.js';
@@ -253,11 +254,12 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
       return back(id);
     }
     const actor = portalActor(ok.party.key);
+    let attached: AttachmentRow[] = [];
     const done = await withTransaction(app.db, async (c) => {
       await c.query('SELECT 1 FROM records WHERE id = $1 FOR UPDATE', [ok.record.id]);
       // The link again, under the record's lock: one revoked while the bytes were arriving takes nothing.
       const still = await checkLink(app, c, token(req));
-      if (still.status !== 'ok') return still.reason;
+      if (still.status !== 'ok') return { reason: still.reason };
       const r = await attachStoredIn(c, actor, ok.record.id, [{ fileName, contentType, size: stored.size, sha256: stored.sha256, details: { originalName, via: 'portal', portalJournal: id } }], app.config.intake.incomingCategory);
       const att = r.attached[0] ?? r.alreadyThere[0]!;
       if (r.attached.length) await onDocumentArrived(app, c, actor, { recordId: ok.record.id, attachmentIds: [att.id] });
@@ -266,13 +268,17 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
         [id, r.attached.length ? `attached to ${ok.record.ref} as #${att.id}` : `already on ${ok.record.ref} as #${att.id}`, fileName, contentType, stored.size, stored.sha256, att.id],
       );
       await acknowledge(app, c, ok, `${fileName} (${sizeText(stored.size)})`);
+      attached = r.attached;
       return null;
     }).catch(async (err: unknown) => {
       // The journal says so (not left pending); the error page follows.
       await app.db.query(`UPDATE portal_journal SET outcome = 'failed', reason = $2, processed_at = now() WHERE id = $1`, [id, (err as Error).message]).catch(() => {});
       throw err;
     });
-    if (done !== null) await journalRefuse(app, id, done, { size: stored.size, contentType, fileName });
+    if (done !== null) await journalRefuse(app, id, done.reason, { size: stored.size, contentType, fileName });
+    // Issue 17's check, as `dossier attach` runs it: the same file or photo on another record is
+    // flagged on both (after the commit: a photo that cannot be decoded must not undo the upload).
+    else if (attached.length) await flagReusedEvidence(app.db, app.blobs, actor, attached).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'evidence check failed'));
     return back(id);
   });
 
