@@ -67,8 +67,6 @@ export const ErrorCodes = {
   TEMPLATE_ENCRYPTED: { exit: 1, title: 'The template is protected by a password' },
   RENDER_OVERFLOW: { exit: 1, title: 'A value does not fit its place on the form' },
   // Issue 18 (portal): links, uploads, staff users, the server.
-  LINK_INVALID: { exit: 1, title: 'The link is not valid' },
-  UPLOAD_REFUSED: { exit: 1, title: 'The upload was refused' },
   USER_EXISTS: { exit: 1, title: 'A staff user with this login already exists' },
   USER_NOT_FOUND: { exit: 1, title: 'No such staff user' },
   PASSWORD_INVALID: { exit: 1, title: 'The password is not acceptable' },

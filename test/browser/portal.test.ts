@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -203,6 +203,34 @@ describe('portal in a browser', () => {
     expect(await authenticate(app.db, 'carol', 'another long passphrase')).toEqual({ login: 'carol', name: 'Carol' });
     const [row] = await sqlRows<{ password_hash: string }>(db, `SELECT password_hash FROM staff_users WHERE login = 'carol'`);
     expect(row!.password_hash).not.toContain('passphrase');
+  });
+
+  it('`share link` refuses a party not on the record and an expiry already past', async () => {
+    const stranger = await dossier(['share', 'link', claim, '--party', 'bank-sever'], env);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain('PARTY_NOT_LINKED');
+    const past = await dossier(['share', 'link', claim, '--party', 'lawyer-ershov', '--expires', '2020-01-01'], env);
+    expect(past.code).toBe(1);
+    expect(past.stderr).toMatch(/USAGE.*already past/);
+    const text = await dossier(['share', 'link', claim, '--party', 'lawyer-ershov', '--expires', '14d'], env);
+    expect(text.stdout).toMatch(new RegExp(`^${base}/l/\\S+\\n  upload and message page of lawyer-ershov \\(recipient\\) for ${claim}; works until `));
+  });
+
+  it('`dossier serve` (the real bin/dossier) answers /healthz and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const address = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const m = /listening on (http:\/\/\S+?) /.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
   });
 
   it('/healthz and /metrics answer for monitoring', async () => {
