@@ -112,10 +112,10 @@ ${sent.length || mailed.length
 <textarea name="text" maxlength="10000" required></textarea>
 <p><button type="submit">${w.messageButton}</button></p>
 </form>`;
-  return page(lang, `${w.record} ${record.ref}`, body);
+  return page(lang, `${w.record} ${record.ref}`, body, { here: base });
 }
 
-async function statusPage(app: App, ok: Ok, lang: Lang): Promise<string> {
+async function statusPage(app: App, ok: Ok, lang: Lang, token: string): Promise<string> {
   const w = words(lang);
   const { record } = ok;
   const events = (await recordHistory(app.db, record.id)).filter((e) => e.kind === 'record_created' || e.kind === 'status_changed');
@@ -135,7 +135,7 @@ async function statusPage(app: App, ok: Ok, lang: Lang): Promise<string> {
 <h2>${w.stillNeeded}</h2>
 ${needed.length ? html`<ul id="needed">${needed.map((n) => html`<li>${n}</li>`)}</ul>` : html`<p>${w.nothingNeeded}</p>`}
 <h2>${w.contact}</h2><p>${contact}</p>`;
-  return page(lang, `${w.record} ${record.ref}`, body);
+  return page(lang, `${w.record} ${record.ref}`, body, { here: `/l/${token}` });
 }
 
 /** Counts bytes and keeps the first HEAD of them for the type check, passing everything on. */
@@ -196,7 +196,7 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     const ok = await withLink(app, req, reply);
     if (!ok) return reply;
     const l = lang(req);
-    const text = ok.party.role === 'client' ? await statusPage(app, ok, l) : await partyPage(app, ok, l, reply.generateCsrf(), token(req), notice);
+    const text = ok.party.role === 'client' ? await statusPage(app, ok, l, token(req)) : await partyPage(app, ok, l, reply.generateCsrf(), token(req), notice);
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(text);
   };
 

@@ -121,6 +121,10 @@ describe('portal in a browser', () => {
     await expect(page.getByText('Контакты').count()).resolves.toBe(1);
     // The client's page has no upload form.
     await expect(page.locator('input[type=file]').count()).resolves.toBe(0);
+    // In English, from the switch at the bottom of the page.
+    await Promise.all([page.waitForURL(/lang=en/), page.getByRole('link', { name: 'English' }).click()]);
+    await expect(page.locator('#status').textContent()).resolves.toBe(app.config.recordTypes.claim!.statuses[app.config.recordTypes.claim!.initialStatus]!.en);
+    await expect(page.getByText('Documents still needed').count()).resolves.toBe(1);
   });
 
   it('an expired link and a revoked link get a plain page saying so', async () => {
