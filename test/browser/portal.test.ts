@@ -220,8 +220,8 @@ describe('portal in a browser', () => {
     expect(text.stdout).toMatch(new RegExp(`^${base}/l/\\S+\\n  upload and message page of lawyer-ershov \\(recipient\\) for ${claim}; works until `));
   });
 
-  it('`dossier serve` (the real bin/dossier) answers /healthz and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  it('`dossier serve --worker` (the real bin/dossier) answers /healthz, sends the queued acknowledgements, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'serve', '--port', '0', '--worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const address = await new Promise<string>((resolve, reject) => {
@@ -232,6 +232,9 @@ describe('portal in a browser', () => {
       child.once('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
+    // The worker inside sends what the portal queued (the lawyer's acknowledgements, to the file transport).
+    for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status = 'queued'`)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await sqlRows(db, `SELECT DISTINCT status FROM outbox WHERE kind = 'acknowledgement'`)).toEqual([{ status: 'sent' }]);
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
