@@ -11,7 +11,7 @@ import { recordEvent, recordHistory } from '../records/events.js';
 import { sniffBuffer } from '../storage/sniff.js';
 import { subjectTag } from '../text/refs.js';
 import { cut } from '../text/clean.js';
-import { esc, html, page, pickLang, sizeText, when, words, type Html, type Lang } from './html.js';
+import { html, page, pickLang, sizeText, when, words, type Html, type Lang } from './html.js';
 import { checkLink, type LinkCheck } from './links.js';
 
 // The pages a link opens. A party's link (a lawyer, a bank): its checklist, what it has sent, an
