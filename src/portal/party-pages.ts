@@ -138,6 +138,27 @@ ${needed.length ? html`<ul id="needed">${needed.map((n) => html`<li>${n}</li>`)}
   return page(lang, `${w.record} ${record.ref}`, body, { here: `/l/${token}` });
 }
 
+// The attach transaction holds a pooled connection while it waits for the record's lock, and the
+// checklist tick inside it reads through the pool too: with more uploads finishing at once than the
+// pool has connections, every connection would be held by a waiter and the lock holder could never
+// get its second one. So at most a third of the pool's connections are in attach transactions at a
+// time; the rest wait here, holding nothing (found by bench/upload.mjs: 50 uploads at once hung).
+const slots = new WeakMap<App, { free: number; waiting: (() => void)[] }>();
+async function attachSlot<T>(app: App, fn: () => Promise<T>): Promise<T> {
+  let s = slots.get(app);
+  if (!s) slots.set(app, (s = { free: Math.max(1, Math.floor(app.config.database.poolSize / 3)), waiting: [] }));
+  const slot = s;
+  if (slot.free > 0) slot.free--;
+  else await new Promise<void>((resolve) => slot.waiting.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    const next = slot.waiting.shift();
+    if (next) next();
+    else slot.free++;
+  }
+}
+
 /** Counts bytes and keeps the first HEAD of them for the type check, passing everything on. */
 function headTap(): Transform & { head(): Buffer; bytes(): number } {
   const chunks: Buffer[] = [];
@@ -255,7 +276,7 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     }
     const actor = portalActor(ok.party.key);
     let attached: AttachmentRow[] = [];
-    const done = await withTransaction(app.db, async (c) => {
+    const done = await attachSlot(app, () => withTransaction(app.db, async (c) => {
       await c.query('SELECT 1 FROM records WHERE id = $1 FOR UPDATE', [ok.record.id]);
       // The link again, under the record's lock: one revoked while the bytes were arriving takes nothing.
       const still = await checkLink(app, c, token(req));
@@ -270,7 +291,7 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
       await acknowledge(app, c, ok, `${fileName} (${sizeText(stored.size)})`);
       attached = r.attached;
       return null;
-    }).catch(async (err: unknown) => {
+    })).catch(async (err: unknown) => {
       // The journal says so (not left pending); the error page follows.
       await app.db.query(`UPDATE portal_journal SET outcome = 'failed', reason = $2, processed_at = now() WHERE id = $1`, [id, (err as Error).message]).catch(() => {});
       throw err;
