@@ -138,11 +138,11 @@ ${needed.length ? html`<ul id="needed">${needed.map((n) => html`<li>${n}</li>`)}
   return page(lang, `${w.record} ${record.ref}`, body, { here: `/l/${token}` });
 }
 
-// The attach transaction holds a pooled connection while it waits for the record's lock, and the
-// checklist tick inside it reads through the pool too: with more uploads finishing at once than the
-// pool has connections, every connection would be held by a waiter and the lock holder could never
-// get its second one. So at most a third of the pool's connections are in attach transactions at a
-// time; the rest wait here, holding nothing (found by bench/upload.mjs: 50 uploads at once hung).
+// An attach transaction holds a pooled connection while it waits for the record's lock. With every
+// connection held by such waiters, nothing else could run (found by bench/upload.mjs: 50 uploads at
+// once hung while the checklist tick, then inside the transaction, waited for a connection). The tick
+// now runs after the commit; and at most a third of the pool is in attach transactions at a time, so
+// uploads finishing together leave connections for the pages.
 const slots = new WeakMap<App, { free: number; waiting: (() => void)[] }>();
 async function attachSlot<T>(app: App, fn: () => Promise<T>): Promise<T> {
   let s = slots.get(app);
@@ -283,7 +283,6 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
       if (still.status !== 'ok') return { reason: still.reason };
       const r = await attachStoredIn(c, actor, ok.record.id, [{ fileName, contentType, size: stored.size, sha256: stored.sha256, details: { originalName, via: 'portal', portalJournal: id } }], app.config.intake.incomingCategory);
       const att = r.attached[0] ?? r.alreadyThere[0]!;
-      if (r.attached.length) await onDocumentArrived(app, c, actor, { recordId: ok.record.id, attachmentIds: [att.id] });
       await c.query(
         `UPDATE portal_journal SET outcome = 'applied', reason = $2, file_name = $3, content_type = $4, size = $5, sha256 = $6, attachment_id = $7, processed_at = now() WHERE id = $1`,
         [id, r.attached.length ? `attached to ${ok.record.ref} as #${att.id}` : `already on ${ok.record.ref} as #${att.id}`, fileName, contentType, stored.size, stored.sha256, att.id],
@@ -299,7 +298,13 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     if (done !== null) await journalRefuse(app, id, done.reason, { size: stored.size, contentType, fileName });
     // Issue 17's check, as `dossier attach` runs it: the same file or photo on another record is
     // flagged on both (after the commit: a photo that cannot be decoded must not undo the upload).
-    else if (attached.length) await flagReusedEvidence(app.db, app.blobs, actor, attached).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'evidence check failed'));
+    else if (attached.length) {
+      // After the commit, outside any transaction: the checklist is computed through the pool, and a
+      // transaction waiting for it while holding a connection could starve it (a small pool, many
+      // uploads at once). The tick sees the committed file.
+      await onDocumentArrived(app, app.db, actor, { recordId: ok.record.id, attachmentIds: attached.map((a) => a.id) }).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'checklist tick failed'));
+      await flagReusedEvidence(app.db, app.blobs, actor, attached).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'evidence check failed'));
+    }
     return back(id);
   });
 
