@@ -6,6 +6,7 @@
 // differs in its first bytes, so the content-addressed store keeps 50 blobs, not one). The figure is
 // the peak RSS of each server process above its RSS when idle; "flat" means far below the 1,000 MB
 // that passed through (nothing held whole in memory). Target: the portal's growth ≤ 150 MB.
+// BENCH_SERVER_STDERR=1 shows the server's log; UPLOAD_CLIENTS and UPLOAD_MB change the load.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
@@ -76,7 +77,7 @@ async function runAll(url, headers) {
 const ref = importDeal(h);
 const party = JSON.parse(h.cli('record', 'show', ref, '--json')).parties.find((p) => p.role === 'recipient').key;
 const env = { ...h.env, DOSSIER_PORTAL__RATE_LIMIT_PER_MINUTE: '100000', DOSSIER_PORTAL__MAX_UPLOAD_BYTES: String(SIZE * 2) };
-const server = spawn(process.execPath, [path.join(root, 'bin', 'dossier'), 'serve', '--port', '0'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+const server = spawn(process.execPath, [path.join(root, 'bin', 'dossier'), 'serve', '--port', '0'], { env, cwd: dir, stdio: ['ignore', 'pipe', process.env.BENCH_SERVER_STDERR ? 'inherit' : 'ignore'] });
 const stopServer = onStop(async () => {
   if (server.exitCode === null) {
     server.kill('SIGTERM');

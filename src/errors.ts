@@ -73,8 +73,6 @@ export const ErrorCodes = {
   APPROVAL_DOCUMENT_NOT_FOUND: { exit: 1, title: 'The document to approve is not on the record' },
   APPROVAL_ALREADY_OPEN: { exit: 1, title: 'The document is already waiting for approval' },
   // Issue 18 (portal): links, uploads, staff users, the server.
-  LINK_INVALID: { exit: 1, title: 'The link is not valid' },
-  UPLOAD_REFUSED: { exit: 1, title: 'The upload was refused' },
   USER_EXISTS: { exit: 1, title: 'A staff user with this login already exists' },
   USER_NOT_FOUND: { exit: 1, title: 'No such staff user' },
   PASSWORD_INVALID: { exit: 1, title: 'The password is not acceptable' },

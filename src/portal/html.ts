@@ -31,11 +31,13 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .
 .refused{background:#fbeeee;border:1px solid #d99;padding:.6rem .8rem}form{margin:.8rem 0}textarea{width:100%;min-height:6rem}
 nav a{margin-right:1rem}`;
 
-export function page(lang: Lang, title: string, body: Html, opts: { nav?: Html } = {}): string {
+/** The page; `here` (a path without query) adds a switch between Russian and English. */
+export function page(lang: Lang, title: string, body: Html, opts: { nav?: Html; here?: string } = {}): string {
+  const langs = opts.here ? html`<p class="muted" id="lang"><a href="${opts.here}?lang=ru" hreflang="ru">Русский</a> · <a href="${opts.here}?lang=en" hreflang="en">English</a></p>`.text : '';
   return `<!doctype html>
 <html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow"><title>${esc(title)} — Dossier</title><style>${STYLE}</style></head>
-<body>${opts.nav ? `<nav>${opts.nav.text}</nav>` : ''}<main>${body.text}</main></body></html>`;
+<body>${opts.nav ? `<nav>${opts.nav.text}</nav>` : ''}<main>${body.text}</main>${langs}</body></html>`;
 }
 
 const WORDS = {

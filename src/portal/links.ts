@@ -135,7 +135,7 @@ export async function checkLink(app: App, q: Queryable, token: string, now = new
   return { status: 'ok', reason: `link of ${claims.partyKey} for ${claims.ref}`, ...full };
 }
 
-/** The path of a link with its secret part replaced, for logs: /l/<anything> → /l/[link]. */
+/** A path for logs: a link's secret part replaced (/l/<anything> → /l/[link]), and the CSRF token of a query too. */
 export function redactLinkPath(url: string): string {
-  return url.replace(/\/l\/[^/?#]+/g, '/l/[link]');
+  return url.replace(/\/l\/[^/?#]+/g, '/l/[link]').replace(/([?&]_csrf=)[^&#]*/g, '$1[token]');
 }

@@ -5,12 +5,13 @@ import { computeChecklist, onDocumentArrived, type DocumentStatus } from '../che
 import { withTransaction } from '../db/pool.js';
 import { enqueueMail } from '../outbound/outbox.js';
 import { safeFileName } from '../packages/zip.js';
-import { attachStoredIn } from '../records/attachments.js';
+import { attachStoredIn, type AttachmentRow } from '../records/attachments.js';
+import { flagReusedEvidence } from '../evidence/reuse.js';
 import { recordEvent, recordHistory } from '../records/events.js';
 import { sniffBuffer } from '../storage/sniff.js';
 import { subjectTag } from '../text/refs.js';
 import { cut } from '../text/clean.js';
-import { esc, html, page, pickLang, sizeText, when, words, type Html, type Lang } from './html.js';
+import { html, page, pickLang, sizeText, when, words, type Html, type Lang } from './html.js';
 import { checkLink, type LinkCheck } from './links.js';
 
 // The pages a link opens. A party's link (a lawyer, a bank): its checklist, what it has sent, an
@@ -111,10 +112,10 @@ ${sent.length || mailed.length
 <textarea name="text" maxlength="10000" required></textarea>
 <p><button type="submit">${w.messageButton}</button></p>
 </form>`;
-  return page(lang, `${w.record} ${record.ref}`, body);
+  return page(lang, `${w.record} ${record.ref}`, body, { here: base });
 }
 
-async function statusPage(app: App, ok: Ok, lang: Lang): Promise<string> {
+async function statusPage(app: App, ok: Ok, lang: Lang, token: string): Promise<string> {
   const w = words(lang);
   const { record } = ok;
   const events = (await recordHistory(app.db, record.id)).filter((e) => e.kind === 'record_created' || e.kind === 'status_changed');
@@ -134,7 +135,28 @@ async function statusPage(app: App, ok: Ok, lang: Lang): Promise<string> {
 <h2>${w.stillNeeded}</h2>
 ${needed.length ? html`<ul id="needed">${needed.map((n) => html`<li>${n}</li>`)}</ul>` : html`<p>${w.nothingNeeded}</p>`}
 <h2>${w.contact}</h2><p>${contact}</p>`;
-  return page(lang, `${w.record} ${record.ref}`, body);
+  return page(lang, `${w.record} ${record.ref}`, body, { here: `/l/${token}` });
+}
+
+// An attach transaction holds a pooled connection while it waits for the record's lock. With every
+// connection held by such waiters, nothing else could run (found by bench/upload.mjs: 50 uploads at
+// once hung while the checklist tick, then inside the transaction, waited for a connection). The tick
+// now runs after the commit; and at most a third of the pool is in attach transactions at a time, so
+// uploads finishing together leave connections for the pages.
+const slots = new WeakMap<App, { free: number; waiting: (() => void)[] }>();
+async function attachSlot<T>(app: App, fn: () => Promise<T>): Promise<T> {
+  let s = slots.get(app);
+  if (!s) slots.set(app, (s = { free: Math.max(1, Math.floor(app.config.database.poolSize / 3)), waiting: [] }));
+  const slot = s;
+  if (slot.free > 0) slot.free--;
+  else await new Promise<void>((resolve) => slot.waiting.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    const next = slot.waiting.shift();
+    if (next) next();
+    else slot.free++;
+  }
 }
 
 /** Counts bytes and keeps the first HEAD of them for the type check, passing everything on. */
@@ -195,7 +217,7 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
     const ok = await withLink(app, req, reply);
     if (!ok) return reply;
     const l = lang(req);
-    const text = ok.party.role === 'client' ? await statusPage(app, ok, l) : await partyPage(app, ok, l, reply.generateCsrf(), token(req), notice);
+    const text = ok.party.role === 'client' ? await statusPage(app, ok, l, token(req)) : await partyPage(app, ok, l, reply.generateCsrf(), token(req), notice);
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(text);
   };
 
@@ -253,26 +275,36 @@ export function registerPartyPages(server: FastifyInstance, app: App): void {
       return back(id);
     }
     const actor = portalActor(ok.party.key);
-    const done = await withTransaction(app.db, async (c) => {
+    let attached: AttachmentRow[] = [];
+    const done = await attachSlot(app, () => withTransaction(app.db, async (c) => {
       await c.query('SELECT 1 FROM records WHERE id = $1 FOR UPDATE', [ok.record.id]);
       // The link again, under the record's lock: one revoked while the bytes were arriving takes nothing.
       const still = await checkLink(app, c, token(req));
-      if (still.status !== 'ok') return still.reason;
+      if (still.status !== 'ok') return { reason: still.reason };
       const r = await attachStoredIn(c, actor, ok.record.id, [{ fileName, contentType, size: stored.size, sha256: stored.sha256, details: { originalName, via: 'portal', portalJournal: id } }], app.config.intake.incomingCategory);
       const att = r.attached[0] ?? r.alreadyThere[0]!;
-      if (r.attached.length) await onDocumentArrived(app, c, actor, { recordId: ok.record.id, attachmentIds: [att.id] });
       await c.query(
         `UPDATE portal_journal SET outcome = 'applied', reason = $2, file_name = $3, content_type = $4, size = $5, sha256 = $6, attachment_id = $7, processed_at = now() WHERE id = $1`,
         [id, r.attached.length ? `attached to ${ok.record.ref} as #${att.id}` : `already on ${ok.record.ref} as #${att.id}`, fileName, contentType, stored.size, stored.sha256, att.id],
       );
       await acknowledge(app, c, ok, `${fileName} (${sizeText(stored.size)})`);
+      attached = r.attached;
       return null;
-    }).catch(async (err: unknown) => {
+    })).catch(async (err: unknown) => {
       // The journal says so (not left pending); the error page follows.
       await app.db.query(`UPDATE portal_journal SET outcome = 'failed', reason = $2, processed_at = now() WHERE id = $1`, [id, (err as Error).message]).catch(() => {});
       throw err;
     });
-    if (done !== null) await journalRefuse(app, id, done, { size: stored.size, contentType, fileName });
+    if (done !== null) await journalRefuse(app, id, done.reason, { size: stored.size, contentType, fileName });
+    // Issue 17's check, as `dossier attach` runs it: the same file or photo on another record is
+    // flagged on both (after the commit: a photo that cannot be decoded must not undo the upload).
+    else if (attached.length) {
+      // After the commit, outside any transaction: the checklist is computed through the pool, and a
+      // transaction waiting for it while holding a connection could starve it (a small pool, many
+      // uploads at once). The tick sees the committed file.
+      await onDocumentArrived(app, app.db, actor, { recordId: ok.record.id, attachmentIds: attached.map((a) => a.id) }).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'checklist tick failed'));
+      await flagReusedEvidence(app.db, app.blobs, actor, attached).catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'evidence check failed'));
+    }
     return back(id);
   });
 

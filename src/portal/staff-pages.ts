@@ -107,7 +107,7 @@ async function recordPage(app: App, ref: string, lang: Lang, navHtml: Html): Pro
 <h2>${w.incoming}</h2><table>${inbound.map((m) => html`<tr><td>#${m.id}</td><td>${when(m.received_at)}</td><td>${m.from_address ?? ''}</td><td>${cut(m.subject ?? '', 80)}</td><td><b>${m.outcome ?? 'pending'}</b></td><td class="muted">${m.reason ?? ''}</td></tr>`)}</table>
 <h2>${w.portalIn}</h2><table id="portal">${portal.map((j) => html`<tr><td>#${j.id}</td><td>${when(j.received_at)}</td><td>${j.key}</td><td>${j.kind === 'file' ? j.file_name : 'message'}</td><td>${j.size ? sizeText(Number(j.size)) : ''}</td><td><b>${j.outcome ?? 'pending'}</b></td><td class="muted">${j.reason ?? ''}</td></tr>`)}</table>
 <h2>${w.history}</h2><table id="history">${history.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.actor}</td><td>${e.kind}</td><td>${e.field ?? ''}</td><td class="muted">${cut(show(e.new_value ?? e.old_value), 160)}</td></tr>`)}</table>`;
-  return page(lang, record.ref, body, { nav: navHtml });
+  return page(lang, record.ref, body, { nav: navHtml, here: `/staff/r/${record.ref}` });
 }
 
 export function registerStaffPages(server: FastifyInstance, app: App, auth: StaffAuth): void {
@@ -132,7 +132,7 @@ export function registerStaffPages(server: FastifyInstance, app: App, auth: Staf
     const found = q ? await findRecords(app.db, app.config, { text: q, limit: 50 }).catch(() => []) : await findRecords(app.db, app.config, { limit: 20 });
     const body = html`<h1>${w.search}</h1><form method="get" action="/staff"><input type="hidden" name="lang" value="${l}"><input name="q" value="${q}" size="40"> <button type="submit">${w.searchButton}</button></form>
 ${found.length ? html`<table id="results">${found.map((r) => html`<tr><td><a href="/staff/r/${r.ref}?lang=${l}">${r.ref}</a></td><td>${r.title ?? ''}</td><td>${app.config.recordTypes[r.type]?.statuses[r.status]?.[l] ?? r.status}</td><td class="muted">${(r.matched ?? []).join(', ')}</td></tr>`)}</table>` : html`<p>${w.noResults}</p>`}`;
-    return htmlReply(reply, page(l, w.search, body, { nav: nav(l, user, reply.generateCsrf()) }));
+    return htmlReply(reply, page(l, w.search, body, { nav: nav(l, user, reply.generateCsrf()), here: '/staff' }));
   });
 
   server.get('/staff/r/:ref', async (req, reply) => {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -70,13 +70,13 @@ describe('portal in a browser', () => {
     await expect(page.locator('h1').textContent()).resolves.toContain(claim);
     await expect(page.getByText('Пока ничего.').count()).resolves.toBe(1);
 
-    const file = path.join(work, 'Протокол ДТП: копия.pdf');
+    const file = path.join(work, 'Постановление ГИБДД: копия.pdf');
     await copyFile(path.join(fixturesDir, 'scans', 'police-report-cl.pdf'), file);
     await page.setInputFiles('input[type=file]', file);
     await Promise.all([page.waitForURL(/done=/), page.getByRole('button', { name: 'Отправить', exact: true }).click()]);
     const notice = await page.locator('#notice').textContent();
-    expect(notice).toContain('Получено: Протокол ДТП_ копия.pdf'); // the ":" made safe
-    await expect(page.locator('#sent').textContent()).resolves.toContain('Протокол ДТП_ копия.pdf');
+    expect(notice).toContain('Получено: Постановление ГИБДД_ копия.pdf'); // the ":" made safe
+    await expect(page.locator('#sent').textContent()).resolves.toContain('Постановление ГИБДД_ копия.pdf');
 
     await page.fill('textarea[name=text]', 'Оригинал протокола передам курьером в понедельник.');
     await Promise.all([page.waitForURL(/done=/), page.getByRole('button', { name: 'Отправить сообщение' }).click()]);
@@ -84,12 +84,17 @@ describe('portal in a browser', () => {
 
     // On the record and in its audit, as staff see them at the CLI.
     const show = await dossier(['record', 'show', claim], env);
-    expect(show.stdout).toContain('Протокол ДТП_ копия.pdf');
+    expect(show.stdout).toContain('Постановление ГИБДД_ копия.pdf');
     const history = await dossier(['record', 'history', claim], env);
-    expect(history.stdout).toMatch(/portal:lawyer-ershov\s+attachment #\d+ Протокол ДТП_ копия\.pdf/);
+    expect(history.stdout).toMatch(/portal:lawyer-ershov\s+attachment #\d+ Постановление ГИБДД_/);
+    const events = (await dossier(['record', 'history', claim, '--json'], env)).json<{ events: { actor: string; kind: string; new_value: { file?: string } | null }[] }>().events;
+    expect(events.filter((e) => e.actor === 'portal:lawyer-ershov').map((e) => [e.kind, e.new_value?.file ?? null])).toContainEqual(['attachment_added', 'Постановление ГИБДД_ копия.pdf']);
     expect(history.stdout).toMatch(/portal:lawyer-ershov\s+note: Оригинал протокола/);
-    const [att] = await sqlRows<{ content_type: string; created_by: string; category: string }>(db, `SELECT content_type, created_by, category FROM attachments WHERE file_name = 'Протокол ДТП_ копия.pdf'`);
+    const [att] = await sqlRows<{ content_type: string; created_by: string; category: string }>(db, `SELECT content_type, created_by, category FROM attachments WHERE file_name = 'Постановление ГИБДД_ копия.pdf'`);
     expect(att).toEqual({ content_type: 'application/pdf', created_by: 'portal:lawyer-ershov', category: app.config.intake.incomingCategory });
+    // Its name ticks the insurer's checklist item for the police papers (as a file by mail would).
+    const ticked = await sqlRows<{ recipient: string; item: string }>(db, `SELECT new_value->>'recipient' AS recipient, new_value->>'item' AS item FROM events WHERE kind = 'checklist_ticked' AND actor = 'portal:lawyer-ershov'`);
+    expect(ticked).toContainEqual({ recipient: 'insurer-magistral', item: 'police' });
     // Journaled, and acknowledged by mail to the lawyer's address.
     const journal = await sqlRows<{ kind: string; outcome: string }>(db, 'SELECT kind, outcome FROM portal_journal ORDER BY id');
     expect(journal).toEqual([{ kind: 'file', outcome: 'applied' }, { kind: 'message', outcome: 'applied' }]);
@@ -121,6 +126,10 @@ describe('portal in a browser', () => {
     await expect(page.getByText('Контакты').count()).resolves.toBe(1);
     // The client's page has no upload form.
     await expect(page.locator('input[type=file]').count()).resolves.toBe(0);
+    // In English, from the switch at the bottom of the page.
+    await Promise.all([page.waitForURL(/lang=en/), page.getByRole('link', { name: 'English' }).click()]);
+    await expect(page.locator('#status').textContent()).resolves.toBe(app.config.recordTypes.claim!.statuses[app.config.recordTypes.claim!.initialStatus]!.en);
+    await expect(page.getByText('Documents still needed').count()).resolves.toBe(1);
   });
 
   it('an expired link and a revoked link get a plain page saying so', async () => {
@@ -165,7 +174,7 @@ describe('portal in a browser', () => {
     await page.fill('input[name=q]', 'Ершов');
     await Promise.all([page.waitForURL(/q=/), page.getByRole('button', { name: 'Найти' }).click()]);
     await Promise.all([page.waitForURL(/\/staff\/r\//), page.getByRole('link', { name: claim }).click()]);
-    await expect(page.locator('#attachments').textContent()).resolves.toContain('Протокол ДТП_ копия.pdf');
+    await expect(page.locator('#attachments').textContent()).resolves.toContain('Постановление ГИБДД_ копия.pdf');
     await expect(page.locator('#portal').textContent()).resolves.toContain('lawyer-ershov');
     await expect(page.locator('#history').textContent()).resolves.toContain('portal:lawyer-ershov');
   });
@@ -205,12 +214,71 @@ describe('portal in a browser', () => {
     expect(row!.password_hash).not.toContain('passphrase');
   });
 
+  it('`share link` refuses a party not on the record and an expiry already past', async () => {
+    const stranger = await dossier(['share', 'link', claim, '--party', 'bank-sever'], env);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain('PARTY_NOT_LINKED');
+    const past = await dossier(['share', 'link', claim, '--party', 'lawyer-ershov', '--expires', '2020-01-01'], env);
+    expect(past.code).toBe(1);
+    expect(past.stderr).toMatch(/USAGE.*already past/);
+    const text = await dossier(['share', 'link', claim, '--party', 'lawyer-ershov', '--expires', '14d'], env);
+    expect(text.stdout).toMatch(new RegExp(`^${base}/l/\\S+\\n  upload and message page of lawyer-ershov \\(recipient\\) for ${claim}; works until `));
+  });
+
+  it('`dossier serve --worker` (the real bin/dossier) answers /healthz, sends the queued acknowledgements, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'serve', '--port', '0', '--worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const address = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const m = /listening on (http:\/\/\S+?) /.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
+    // The worker inside sends what the portal queued (the lawyer's acknowledgements, to the file transport).
+    for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status = 'queued'`)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await sqlRows(db, `SELECT DISTINCT status FROM outbox WHERE kind = 'acknowledgement'`)).toEqual([{ status: 'sent' }]);
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+
+  it('takes more uploads at once than the database pool has connections', async () => {
+    // Pool of 2: each attach transaction holds a connection while it waits for the record's lock;
+    // a tick that needs another connection inside it, or no limit on attaching at once, hangs here.
+    const narrow = await openApp({ env: { ...env, DOSSIER_DATABASE__POOL_SIZE: '2' } });
+    const s4 = await buildPortal(narrow);
+    const base4 = await s4.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { url } = await link('lawyer-ershov');
+      const page = await fetch(url.replace(base, base4));
+      const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const action = /action="([^"]*\/upload[^"]*)"/.exec(await page.text())![1]!.replace(/&amp;/g, '&');
+      const codes = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const form = new FormData();
+          form.append('file', new Blob([`%PDF-1.4\n% concurrent upload ${i}\n`.padEnd(5000, '.')]), `together-${i}.pdf`);
+          return (await fetch(`${base4}${action}`, { method: 'POST', headers: { cookie }, body: form, redirect: 'manual' })).status;
+        }),
+      );
+      expect(codes).toEqual([303, 303, 303, 303, 303, 303]);
+      expect((await sqlRows(db, `SELECT 1 FROM attachments WHERE file_name LIKE 'together-%'`)).length).toBe(6);
+    } finally {
+      await s4.close();
+      await narrow.close();
+    }
+  });
+
   it('/healthz and /metrics answer for monitoring', async () => {
     expect(await (await fetch(`${base}/healthz`)).text()).toBe('ok\n');
     const m = await (await fetch(`${base}/metrics`)).text();
     expect(m).toContain('# TYPE dossier_outbox_messages gauge');
-    expect(m).toMatch(/dossier_outbox_messages\{state="queued"\} [1-9]/);
-    expect(m).toContain('dossier_portal_journal{outcome="applied"} 2');
+    const count = async (sql: string) => Number((await sqlRows<{ n: string }>(db, sql))[0]!.n);
+    expect(m).toContain(`dossier_outbox_messages{state="sent"} ${await count(`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`)}`);
+    const applied = await count(`SELECT count(*) AS n FROM portal_journal WHERE outcome = 'applied'`);
+    expect(m).toContain(`dossier_portal_journal{outcome="applied"} ${applied}`);
     expect(m).toContain('dossier_due_items{state="overdue"}');
   });
 

@@ -36,7 +36,7 @@ describe('portal links', () => {
   });
 
   it('are cut out of logged paths', () => {
-    expect(redactLinkPath('/l/Q0wtMjAy.abc_DEF-1/upload?lang=ru&_csrf=x')).toBe('/l/[link]/upload?lang=ru&_csrf=x');
+    expect(redactLinkPath('/l/Q0wtMjAy.abc_DEF-1/upload?lang=ru&_csrf=x')).toBe('/l/[link]/upload?lang=ru&_csrf=[token]');
     expect(redactLinkPath('/staff/r/CL-2026-00001')).toBe('/staff/r/CL-2026-00001');
   });
 });
