@@ -7,6 +7,10 @@ import sharp from 'sharp';
 //    (above or below their median); it shrugs off small crops better than dHash does.
 // Decoding is sharp's (libvips): it reads JPEG, PNG, WebP, TIFF, GIF and AVIF, honours the EXIF
 // orientation, and resizes a 12-megapixel photo in a few milliseconds.
+// libvips's operation cache is off: every picture is decoded once, so the cache only kept up to
+// 50 MB of decoded images alive in a long-running worker (the hostile corpus's peak RSS on Node 22
+// went over its bound once replies' files were fingerprinted).
+sharp.cache(false);
 
 export interface PhotoHash {
   /** full: the whole picture; tl, tr, bl, br: 95% of it anchored at a corner; c: the middle 90%. */

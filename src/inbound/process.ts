@@ -36,7 +36,8 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   // Verified before the transaction: with mailauth it may wait on DNS.
   // (An approver's reply, [APR-n], is held to the same check: issue 17.)
   const staffAuth = isStaffAddress(cache, m) || approvalIdIn(m.subject) !== null ? await staffCheck(app, raw, m, app.dnsResolver) : null;
-  const partyAuth = staffAuth ? null : await partyCheck(app, raw, m, app.dnsResolver);
+  // A message over maxMessageBytes is not read, so nothing of it is applied: no DMARC pass over its body.
+  const partyAuth = staffAuth || m.tooLarge ? null : await partyCheck(app, raw, m, app.dnsResolver);
   try {
     return await withTransaction(app.db, async (c) => {
       const row = (await c.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1 AND outcome IS NULL FOR UPDATE SKIP LOCKED', [id])).rows[0];

@@ -41,7 +41,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   smtp = await startSmtp();
   // The digest goes out from 00:00 in the office's zone, so that the test does not depend on the hour it runs at.
-  env = testEnv(db.url, await tempDir(), { ...smtpEnv(smtp.port), DOSSIER_DEADLINES__DIGEST_HOUR: '0', DOSSIER_MAIL__RETRY__DELAY_SECONDS: '1', DOSSIER_MAIL__RETRY__BACKOFF: 'false' });
+  env = testEnv(db.url, await tempDir(), { ...smtpEnv(smtp.port), DOSSIER_DEADLINES__DIGEST_HOUR: '0', DOSSIER_MAIL__RETRY__DELAY_SECONDS: '1', DOSSIER_MAIL__RETRY__BACKOFF: 'false', DOSSIER_WORKER__SHUTDOWN_TIMEOUT_SECONDS: '5' });
   deal = (await run('record', 'import', 'deal', path.join(fixturesDir, 'records', 'deal.json'), '--json')).json()[0].ref;
 });
 afterAll(async () => {
