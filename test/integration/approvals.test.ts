@@ -1,10 +1,10 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { cliWorld, b64 } from '../helpers/cli-world.js';
 import { AR_PASS, MTA_RECEIVED } from '../helpers/mail.js';
 import { smtpEnv, startSmtp, type Received, type TestSmtp } from '../helpers/smtp.js';
 
@@ -15,24 +15,10 @@ import { smtpEnv, startSmtp, type Received, type TestSmtp } from '../helpers/smt
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
+const { sql, run, deliverAll } = cliWorld(() => ({ db, env }));
 let smtp: TestSmtp;
 let deal: string;
 let n = 0;
-const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
-const run = async (...args: string[]) => {
-  const r = await dossier(args, env);
-  if (r.code !== 0) throw new Error(`dossier ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r;
-};
-async function deliverAll(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await run('worker', '--until-idle');
-    const [left] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')");
-    if (!left!.n) return;
-  }
-  throw new Error('the outbox did not empty');
-}
-const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 /** The approver's reply to our request, as their mail client writes it; `authenticated`: through our MTA with its passing verdict. */
 async function reply(to: Received, from: string, text: string, authenticated: boolean | string[] = true): Promise<{ outcome: string; reason: string }> {
   const file = path.join(await tempDir(), `reply-${++n}.eml`);

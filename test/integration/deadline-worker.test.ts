@@ -1,14 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp } from '../../src/app.js';
 import { createLogger } from '../../src/jobs/log.js';
 import { startWorker } from '../../src/jobs/service.js';
 import { fixturesDir } from '../../src/paths.js';
-import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { tempDir, testEnv } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { cliWorld } from '../helpers/cli-world.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Deadlines in the worker (issue 17), with real PostgreSQL and a real SMTP server: the worker's
@@ -19,22 +19,9 @@ import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
+const { sql, run, deliverAll } = cliWorld(() => ({ db, env }));
 let smtp: TestSmtp;
 let deal: string;
-const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
-const run = async (...args: string[]) => {
-  const r = await dossier(args, env);
-  if (r.code !== 0) throw new Error(`dossier ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r;
-};
-async function deliverAll(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await run('worker', '--until-idle');
-    const [left] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')");
-    if (!left!.n) return;
-  }
-  throw new Error('the outbox did not empty');
-}
 const received = (subject: string) => smtp.received.filter((m) => (m.mail.subject ?? '').includes(subject));
 
 beforeAll(async () => {

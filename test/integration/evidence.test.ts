@@ -1,6 +1,5 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp, type Actor, type App } from '../../src/app.js';
 import { onDocumentArrived } from '../../src/checklists/checklist.js';
@@ -8,7 +7,8 @@ import { sendDigest, sendReminders } from '../../src/deadlines/due.js';
 import { editPhoto, samplePhoto } from '../../src/evidence/sample-images.js';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { cliWorld } from '../helpers/cli-world.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Issue 17 against real PostgreSQL and a real in-process SMTP server: checklists (review, request
@@ -17,18 +17,13 @@ import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
+const { sql, run, deliverAll } = cliWorld(() => ({ db, env }));
 let smtp: TestSmtp;
 let dir: string;
 let deal: string;
 let claim: string;
 const actor: Actor = { id: 'worker:test', source: 'worker' };
 const scan = (f: string) => path.join(fixturesDir, 'scans', f);
-const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
-const run = async (...args: string[]) => {
-  const r = await dossier(args, env);
-  if (r.code !== 0) throw new Error(`dossier ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r;
-};
 async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const app = await openApp({ env, cwd: dir });
   try {
@@ -36,15 +31,6 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   } finally {
     await app.close();
   }
-}
-/** Sends what is queued through the SMTP server (the worker's own pass). */
-async function deliverAll(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await run('worker', '--until-idle');
-    const [left] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')");
-    if (!left!.n) return;
-  }
-  throw new Error('the outbox did not empty');
 }
 const attachmentId = async (ref: string, file: string) => (await sql<{ id: number }>('SELECT a.id::int FROM attachments a JOIN records r ON r.id = a.record_id WHERE r.ref = $1 AND a.file_name = $2 ORDER BY a.id DESC LIMIT 1', [ref, file]))[0]!.id;
 

@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePhoto } from '../../src/evidence/sample-images.js';
 import { fixturesDir } from '../../src/paths.js';
-import { dossier, tempDir, testEnv } from '../helpers/cli.js';
-import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { tempDir, testEnv } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { cliWorld, b64 } from '../helpers/cli-world.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Issue 17 through the real intake (`mail ingest`), real PostgreSQL and a real SMTP server: the
@@ -14,23 +14,9 @@ import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
+const { sql, run, deliverAll } = cliWorld(() => ({ db, env }));
 let smtp: TestSmtp;
 let deal: string;
-const sql = <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => sqlRows<T>(db, text, params);
-const run = async (...args: string[]) => {
-  const r = await dossier(args, env);
-  if (r.code !== 0) throw new Error(`dossier ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r;
-};
-async function deliverAll(): Promise<void> {
-  for (let i = 0; i < 10; i++) {
-    await run('worker', '--until-idle');
-    const [left] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status IN ('queued', 'sending')");
-    if (!left!.n) return;
-  }
-  throw new Error('the outbox did not empty');
-}
-const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 
 beforeAll(async () => {
   db = await createTestDatabase();
