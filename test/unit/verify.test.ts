@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
-import { headerFields, receivedBy, singleFrom, staffAuthentication, staffVerified, type DnsResolver, type StaffAuthHost } from '../../src/inbound/verify.js';
+import { hasDkimSignature, headerFields, receivedBy, singleFrom, staffAuthentication, staffVerified, type DnsResolver, type StaffAuthHost } from '../../src/inbound/verify.js';
 import type { ParsedMessage } from '../../src/inbound/types.js';
 
 // Staff authentication a sender cannot forge (issue 13). The attacks that were applied before:
@@ -144,6 +144,14 @@ describe('mode dkim (the default): Dossier verifies the signature itself', () =>
     const v = await staffAuthentication(DKIM, await sign(message([]), 'corp.example'), parsedFrom('manager@corp.example'));
     expect(v).toMatchObject({ ok: true, method: 'dkim', reason: 'DKIM signature by corp.example verified' });
     expect(await staffVerified(DKIM, await sign(message([]), 'corp.example'), parsedFrom('manager@corp.example') as ParsedMessage)).toBe(true);
+  });
+
+  it('answers an unsigned message without verifying it, but looks for the signature in the headers only', () => {
+    expect(hasDkimSignature(Buffer.from('From: a@corp.example\r\nDKIM-Signature: v=1; d=corp.example\r\n\r\nbody\r\n'))).toBe(true);
+    expect(hasDkimSignature(Buffer.from('From: a@corp.example\r\ndkim-signature : v=1\n\nbody\n'))).toBe(true);
+    // A signature quoted in the body (a forwarded message's text) is no signature of this message.
+    expect(hasDkimSignature(Buffer.from('From: a@corp.example\r\nSubject: x\r\n\r\nDKIM-Signature: v=1; d=corp.example\r\n'))).toBe(false);
+    expect(hasDkimSignature(Buffer.from('From: a@corp.example\r\nX-DKIM-Signature: v=1\r\n\r\n'))).toBe(false);
   });
 
   it('ignores any Authentication-Results a sender wrote', async () => {
