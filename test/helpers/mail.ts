@@ -67,3 +67,37 @@ export function staffNote(i: number): Buffer {
   ]);
 }
 
+// ---- forged staff mail -----------------------------------------------------------------------
+
+/** Our MTA's verdict that the message failed: a forged pass lower down must not outweigh it. */
+export const AR_OURS_FAIL = 'Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail header.from=dossier.example';
+/** A header block (as lines) with its From: lines replaced by `from`. */
+export const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
+
+/**
+ * Staff decisions forged in the header block, the ways an attacker tries: each rewrites the header
+ * lines of the manager's real forward (AR_PASS above MTA_RECEIVED). None may authorise anything.
+ */
+export const STAFF_HEADER_FORGERIES: [string, (h: string[]) => string[]][] = [
+  ['a sender-written Authentication-Results as the first header, no Received at all', (h) => [AR_PASS, ...h]],
+  ['a sender-written pass below our MTA\'s Received', (h) => [MTA_RECEIVED, AR_PASS, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted reason', (h) => ['Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail reason="x;dmarc=pass header.from=dossier.example" header.from=dossier.example', MTA_RECEIVED, ...h]],
+  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted smtp.mailfrom', (h) => ['Authentication-Results: mx.dossier.example; spf=pass smtp.mailfrom="a;dmarc=pass header.from=dossier.example"@evil.example; dmarc=fail header.from=dossier.example', MTA_RECEIVED, ...h]],
+  ['our MTA says dmarc=none, "dmarc=pass" inside a comment', (h) => ['Authentication-Results: mx.dossier.example; dmarc=none (;dmarc=pass header.from=dossier.example) header.from=dossier.example', MTA_RECEIVED, ...h]],
+  ['dmarc=pass for an unaligned header.from (evil.example)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=evil.example', MTA_RECEIVED, ...h]],
+  ['dkim=pass for an unaligned header.d', (h) => ['Authentication-Results: mx.dossier.example; dkim=pass header.d=evil.example', MTA_RECEIVED, ...h]],
+  ['dmarc=pass for a look-alike domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example.evil.example', MTA_RECEIVED, ...h]],
+  ['a look-alike authserv-id', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.evil.example;'), MTA_RECEIVED, ...h]],
+  ['our authserv-id with a trailing dot', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.;'), MTA_RECEIVED, ...h]],
+  ['our authserv-id only inside a comment', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.evil.example (mx.dossier.example);'), MTA_RECEIVED, ...h]],
+  ['our MTA named only in a comment of the Received', (h) => [AR_PASS, 'Received: from evil.example (by mx.dossier.example) by mx.evil.example; Mon, 16 Nov 2026 10:15:03 +0300', ...h]],
+  ['an unreadable header of ours (unclosed quote)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example reason="open', MTA_RECEIVED, ...h]],
+  ['our MTA says fail on top; a forged pass lower, above a forged Received of ours', (h) => [AR_OURS_FAIL, MTA_RECEIVED, AR_PASS, MTA_RECEIVED, ...h]],
+  ['two From addresses in one header', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: manager@dossier.example, attacker@evil.example'])],
+  ['two From headers', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: manager@dossier.example', 'From: attacker@evil.example'])],
+  ['a group hiding a second address', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: staff: manager@dossier.example, attacker@evil.example;'])],
+  ['the manager\'s address only as a display name', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: "manager@dossier.example" <attacker@evil.example>'])],
+  ['Sender: the manager, From: the attacker', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: attacker@evil.example', 'Sender: manager@dossier.example'])],
+  ['the manager\'s address in capitals, no authentication at all', (h) => withFrom(h, ['From: MANAGER@DOSSIER.EXAMPLE'])],
+  ['a dmarc=pass for the staff domain from a public provider\'s address', (h) => withFrom([AR_PASS, MTA_RECEIVED, ...h], ['From: manager.dossier@mail.ru'])],
+];

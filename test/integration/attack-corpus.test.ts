@@ -9,7 +9,7 @@ import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { AR_PASS, eml, outlookForward } from '../helpers/mail.js';
+import { AR_OURS_FAIL, AR_PASS, eml, outlookForward, STAFF_HEADER_FORGERIES, withFrom } from '../helpers/mail.js';
 import { tokenSecret } from '../../src/outbound/settings.js';
 import { issueReplyToken } from '../../src/outbound/tokens.js';
 
@@ -96,37 +96,11 @@ function lawyerReply(o: { id: string; ref: string; token: string; from?: string;
   ]);
 }
 
-const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
 /** One more Received line on top, as a second delivery (a forwarder, a retry) adds it. */
 const redelivered = (raw: Buffer, by = 'relay2.dossier.example') => Buffer.concat([Buffer.from(`Received: from mx.dossier.example by ${by} with LMTP; Mon, 16 Nov 2026 10:16:40 +0300\r\n`), raw]);
 /** The journal rows of messages that were applied (or partly) more than once: must stay empty. */
 const appliedTwice = () => q(`SELECT message_id, from_address, count(*)::int AS n FROM inbound_messages WHERE outcome IN ('applied', 'partial') AND message_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1`);
-const AR_OURS_FAIL = 'Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail header.from=dossier.example';
 
-/** Forged staff decisions: each rewrites the header block of the manager's forward. */
-const STAFF_FORGERIES: [string, (h: string[]) => string[]][] = [
-  ['a sender-written Authentication-Results as the first header, no Received at all', (h) => [AR_PASS, ...h]],
-  ['a sender-written pass below our MTA\'s Received', (h) => [RECEIVED, AR_PASS, ...h]],
-  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted reason', (h) => ['Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail reason="x;dmarc=pass header.from=dossier.example" header.from=dossier.example', RECEIVED, ...h]],
-  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted smtp.mailfrom', (h) => ['Authentication-Results: mx.dossier.example; spf=pass smtp.mailfrom="a;dmarc=pass header.from=dossier.example"@evil.example; dmarc=fail header.from=dossier.example', RECEIVED, ...h]],
-  ['our MTA says dmarc=none, "dmarc=pass" inside a comment', (h) => ['Authentication-Results: mx.dossier.example; dmarc=none (;dmarc=pass header.from=dossier.example) header.from=dossier.example', RECEIVED, ...h]],
-  ['dmarc=pass for an unaligned header.from (evil.example)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=evil.example', RECEIVED, ...h]],
-  ['dkim=pass for an unaligned header.d', (h) => ['Authentication-Results: mx.dossier.example; dkim=pass header.d=evil.example', RECEIVED, ...h]],
-  ['dmarc=pass for a look-alike domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example.evil.example', RECEIVED, ...h]],
-  ['a look-alike authserv-id', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.evil.example;'), RECEIVED, ...h]],
-  ['our authserv-id with a trailing dot', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.;'), RECEIVED, ...h]],
-  ['our authserv-id only inside a comment', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.evil.example (mx.dossier.example);'), RECEIVED, ...h]],
-  ['our MTA named only in a comment of the Received', (h) => [AR_PASS, 'Received: from evil.example (by mx.dossier.example) by mx.evil.example; Mon, 16 Nov 2026 10:15:03 +0300', ...h]],
-  ['an unreadable header of ours (unclosed quote)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example reason="open', RECEIVED, ...h]],
-  ['our MTA says fail on top; a forged pass lower, above a forged Received of ours', (h) => [AR_OURS_FAIL, RECEIVED, AR_PASS, RECEIVED, ...h]],
-  ['two From addresses in one header', (h) => withFrom(genuine(h), ['From: manager@dossier.example, attacker@evil.example'])],
-  ['two From headers', (h) => withFrom(genuine(h), ['From: manager@dossier.example', 'From: attacker@evil.example'])],
-  ['a group hiding a second address', (h) => withFrom(genuine(h), ['From: staff: manager@dossier.example, attacker@evil.example;'])],
-  ['the manager\'s address only as a display name', (h) => withFrom(genuine(h), ['From: "manager@dossier.example" <attacker@evil.example>'])],
-  ['Sender: the manager, From: the attacker', (h) => withFrom(genuine(h), ['From: attacker@evil.example', 'Sender: manager@dossier.example'])],
-  ['the manager\'s address in capitals, no authentication at all', (h) => withFrom(h, ['From: MANAGER@DOSSIER.EXAMPLE'])],
-  ['a dmarc=pass for the staff domain from a public provider\'s address', (h) => withFrom(genuine(h), ['From: manager.dossier@mail.ru'])],
-];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -199,7 +173,7 @@ describe('forged staff decisions', () => {
     await q(`UPDATE records SET status = 'closed' WHERE type = 'deal'`);
     deal = await newDeal();
   });
-  it.each(STAFF_FORGERIES.map(([what, edit], i) => [what, edit, i] as const))('%s: nothing applied', async (_what, edit, i) => {
+  it.each(STAFF_HEADER_FORGERIES.map(([what, edit], i) => [what, edit, i] as const))('%s: nothing applied', async (_what, edit, i) => {
     const r = await ingest(app, forward(`staff-forgery-${i}`, edit), `staff-forgery-${i}.eml`);
     expect(r.outcome, r.reason).toBe('quarantined');
     expect(r.reason.length).toBeGreaterThan(10);

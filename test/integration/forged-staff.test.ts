@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
-import { AR_PASS, outlookForward } from '../helpers/mail.js';
+import { AR_PASS, outlookForward, STAFF_HEADER_FORGERIES } from '../helpers/mail.js';
 
 // The forged staff decisions of issue 13 through the real intake (`mail ingest`, real PostgreSQL),
 // in mode mta with the test world's MTA mx.dossier.example — the mode that reads headers, so the
@@ -33,25 +33,7 @@ function forward(id: string, edit: (headers: string[]) => string[]): Buffer {
   const headers = raw.slice(0, end).split('\r\n').filter((h) => !h.startsWith('Received:'));
   return Buffer.from(edit(headers).join('\r\n') + raw.slice(end), 'utf8');
 }
-const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
 
-const ATTACKS: [string, (h: string[]) => string[]][] = [
-  ['a forged Authentication-Results as the first header, no Received at all', (h) => [AR_PASS, ...h]],
-  ['a forged pass below our MTA\'s Received (the sender wrote it)', (h) => [RECEIVED, AR_PASS, ...h]],
-  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted reason', (h) => ['Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail reason="x;dmarc=pass header.from=dossier.example" header.from=dossier.example', RECEIVED, ...h]],
-  ['our MTA says dmarc=fail, ";dmarc=pass" inside a quoted smtp.mailfrom', (h) => ['Authentication-Results: mx.dossier.example; spf=pass smtp.mailfrom="a;dmarc=pass header.from=dossier.example"@evil.example; dmarc=fail header.from=dossier.example', RECEIVED, ...h]],
-  ['our MTA says dmarc=none, "dmarc=pass" inside a comment', (h) => ['Authentication-Results: mx.dossier.example; dmarc=none (;dmarc=pass header.from=dossier.example) header.from=dossier.example', RECEIVED, ...h]],
-  ['dmarc=pass for another domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=evil.example', RECEIVED, ...h]],
-  ['dkim=pass for another domain', (h) => ['Authentication-Results: mx.dossier.example; dkim=pass header.d=evil.example', RECEIVED, ...h]],
-  ['dmarc=pass for a look-alike domain', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example.evil.example', RECEIVED, ...h]],
-  ['a look-alike authserv-id', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.dossier.example.evil.example;'), RECEIVED, ...h]],
-  ['our authserv-id only inside a comment', (h) => [AR_PASS.replace('mx.dossier.example;', 'mx.evil.example (mx.dossier.example);'), RECEIVED, ...h]],
-  ['our MTA named only in a comment of the Received', (h) => [AR_PASS, 'Received: from evil.example (by mx.dossier.example) by mx.evil.example; Mon, 16 Nov 2026 10:15:03 +0300', ...h]],
-  ['an unreadable header of ours (unclosed quote)', (h) => ['Authentication-Results: mx.dossier.example; dmarc=pass header.from=dossier.example reason="open', RECEIVED, ...h]],
-  ['two From addresses', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: manager@dossier.example, attacker@evil.example'])],
-  ['two From headers', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: manager@dossier.example', 'From: attacker@evil.example'])],
-  ['a group hiding a second address', (h) => withFrom([AR_PASS, RECEIVED, ...h], ['From: staff: manager@dossier.example, attacker@evil.example;'])],
-];
 
 async function ingest(raw: Buffer, name: string) {
   const file = path.join(await tempDir(), name);
@@ -72,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('forged staff decisions through the intake', () => {
-  it.each(ATTACKS.map(([what, edit], i) => [what, edit, i] as const))('refuses %s', async (_what, edit, i) => {
+  it.each(STAFF_HEADER_FORGERIES.map(([what, edit], i) => [what, edit, i] as const))('refuses %s', async (_what, edit, i) => {
     const r = await ingest(forward(`forged-${i}`, edit), `forged-${i}.eml`);
     expect(r.outcome).not.toBe('applied');
     expect(r.outcome).toBe('quarantined');
