@@ -71,6 +71,21 @@ export function staffNote(i: number): Buffer {
 
 /** Our MTA's verdict that the message failed: a forged pass lower down must not outweigh it. */
 export const AR_OURS_FAIL = 'Authentication-Results: mx.dossier.example; dkim=fail header.d=dossier.example; dmarc=fail header.from=dossier.example';
+/** The manager's forward of Bank Severny's approval, its header block rewritten by `edit`. */
+export function forwardWithHeaders(id: string, edit: (headers: string[]) => string[], command = 'одобрено, сумма 9 900 000'): Buffer {
+  const raw = outlookForward({
+    id,
+    auth: null,
+    command,
+    bankFrom: 'n.pavlova@bank-sever.example',
+    bankName: 'Павлова Наталья Сергеевна',
+    bankSubject: 'Решение по заявке Смирнов Алексей Викторович',
+    bankText: 'По заявке клиента Смирнов Алексей Викторович принято положительное решение: сумма 9 900 000 руб.',
+  }).toString('utf8');
+  const end = raw.indexOf('\r\n\r\n');
+  const headers = raw.slice(0, end).split('\r\n').filter((h) => !h.startsWith('Received:'));
+  return Buffer.from(edit(headers).join('\r\n') + raw.slice(end), 'utf8');
+}
 /** A header block (as lines) with its From: lines replaced by `from`. */
 export const withFrom = (headers: string[], from: string[]) => headers.flatMap((h) => (h.startsWith('From:') ? from : [h]));
 

@@ -9,7 +9,7 @@ import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { AR_OURS_FAIL, AR_PASS, eml, outlookForward, STAFF_HEADER_FORGERIES, withFrom } from '../helpers/mail.js';
+import { AR_OURS_FAIL, AR_PASS, eml, forwardWithHeaders as forward, STAFF_HEADER_FORGERIES, withFrom } from '../helpers/mail.js';
 import { tokenSecret } from '../../src/outbound/settings.js';
 import { issueReplyToken } from '../../src/outbound/tokens.js';
 
@@ -40,21 +40,6 @@ async function newDeal(): Promise<string> {
   return d!.ref;
 }
 
-/** The manager's forward of Bank Severny's approval, its header block rewritten by `edit`. */
-function forward(id: string, edit: (headers: string[]) => string[], command = 'одобрено, сумма 9 900 000'): Buffer {
-  const raw = outlookForward({
-    id,
-    auth: null,
-    command,
-    bankFrom: 'n.pavlova@bank-sever.example',
-    bankName: 'Павлова Наталья Сергеевна',
-    bankSubject: 'Решение по заявке Смирнов Алексей Викторович',
-    bankText: 'По заявке клиента Смирнов Алексей Викторович принято положительное решение: сумма 9 900 000 руб.',
-  }).toString('utf8');
-  const end = raw.indexOf('\r\n\r\n');
-  const headers = raw.slice(0, end).split('\r\n').filter((h) => !h.startsWith('Received:'));
-  return Buffer.from(edit(headers).join('\r\n') + raw.slice(end), 'utf8');
-}
 const genuine = (h: string[]) => [AR_PASS, RECEIVED, ...h];
 
 const LAWYER = 'a.ershov@ershov-law.example';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
-import { AR_PASS, outlookForward, STAFF_HEADER_FORGERIES } from '../helpers/mail.js';
+import { AR_PASS, forwardWithHeaders as forward, STAFF_HEADER_FORGERIES } from '../helpers/mail.js';
 
 // The forged staff decisions of issue 13 through the real intake (`mail ingest`, real PostgreSQL),
 // in mode mta with the test world's MTA mx.dossier.example — the mode that reads headers, so the
@@ -18,21 +18,6 @@ const sql = <T extends Record<string, unknown>>(text: string, params: unknown[] 
 
 const RECEIVED = 'Received: from mail.dossier.example (mail.dossier.example [10.0.0.5]) by mx.dossier.example with ESMTPS; Mon, 16 Nov 2026 10:15:03 +0300';
 
-/** The manager's forward of Bank Severny's approval, with its header block rewritten by `edit`. */
-function forward(id: string, edit: (headers: string[]) => string[]): Buffer {
-  const raw = outlookForward({
-    id,
-    auth: null,
-    command: 'одобрено, сумма 9 900 000',
-    bankFrom: 'n.pavlova@bank-sever.example',
-    bankName: 'Павлова Наталья Сергеевна',
-    bankSubject: 'Решение по заявке Смирнов Алексей Викторович',
-    bankText: 'По заявке клиента Смирнов Алексей Викторович принято положительное решение: сумма 9 900 000 руб.',
-  }).toString('utf8');
-  const end = raw.indexOf('\r\n\r\n');
-  const headers = raw.slice(0, end).split('\r\n').filter((h) => !h.startsWith('Received:'));
-  return Buffer.from(edit(headers).join('\r\n') + raw.slice(end), 'utf8');
-}
 
 
 async function ingest(raw: Buffer, name: string) {
