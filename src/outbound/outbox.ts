@@ -1,12 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { Actor, App } from '../app.js';
 import { withTransaction, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from '../records/events.js';
-import type { StoredBlob } from '../storage/blobs.js';
+import { hashingTap, type StoredBlob } from '../storage/blobs.js';
 import { buildMessage, newMessageId, streamMessage, type OutgoingMessage } from './mime.js';
 import { fileTransport, SendError, smtpTransport, type MessageBytes, type Transport } from './transports.js';
 
@@ -191,19 +191,11 @@ async function messageBytes(app: App, row: OutboxRow): Promise<{ bytes: MessageB
     date: new Date(m.date),
     attachments: refs.map((r, i) => ({ filename: r.file_name, stream: opened[i]!, ...(r.content_type ? { contentType: r.content_type } : {}) })),
   });
-  const hash = createHash('sha256');
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const { tap: meter, digest } = hashingTap();
   message.on('error', (err: Error) => meter.destroy(err));
   return {
     bytes: { stream: message.pipe(meter), date: new Date(m.date) },
-    sent: () => ({ sha256: hash.digest('hex'), size }),
+    sent: digest,
     abandon: () => {
       for (const s of [message, meter, ...opened]) s.destroy();
     },

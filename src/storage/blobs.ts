@@ -8,6 +8,20 @@ import { DossierError } from '../errors.js';
 
 export interface StoredBlob { sha256: string; size: number }
 
+/** A pass-through stream that hashes and counts what flows through it; `digest()` once it has ended. */
+export function hashingTap(): { tap: Transform; digest: () => StoredBlob } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { tap, digest: () => ({ sha256: hash.digest('hex'), size }) };
+}
+
 /** Read size of the file store's streams. */
 const READ_BYTES = 1024 * 1024;
 
@@ -45,19 +59,11 @@ export class FsBlobStore implements BlobStore {
     await this.dir(tmpDir);
     const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
     if (Buffer.isBuffer(source)) return this.putBytes(source, tmp);
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const { tap, digest } = hashingTap();
     const input = typeof source === 'string' ? createReadStream(source) : source;
     try {
       await pipeline(input, tap, createWriteStream(tmp, { flags: 'wx' }));
-      const sha256 = hash.digest('hex');
+      const { sha256, size } = digest();
       await this.settle(tmp, sha256);
       return { sha256, size };
     } finally {
