@@ -62,8 +62,9 @@ function binForNobody(): string {
 
 function dataDir(home: string): string {
   const note = path.join(home, 'pg-location.txt');
-  if (existsSync(note)) return path.join(/kept in (\S+)/.exec(readFileSync(note, 'utf8'))![1]!, 'data');
-  return path.join(home, 'pg', 'data');
+  // The note may be caught half written (the test polls while the command starts): no path yet then.
+  const kept = existsSync(note) ? /kept in (\S+)/.exec(readFileSync(note, 'utf8'))?.[1] : undefined;
+  return kept ? path.join(kept, 'data') : path.join(home, 'pg', 'data');
 }
 
 /** Live (not zombie) postgres processes serving this data directory. */
