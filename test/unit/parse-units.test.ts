@@ -47,6 +47,16 @@ describe('headers', () => {
     expect(splitHead(Buffer.from('Hello there\nA: 1\n\nx')).body.toString()).toBe('Hello there\nA: 1\n\nx');
   });
 
+  it('splitHead: mixed line endings — whichever blank line comes first ends the head, however the first line ends', () => {
+    // CRLF first line, a bare-LF blank line before a CRLF one (a gateway that rewrote part of the head).
+    expect(splitHead(Buffer.from('A: 1\r\nB: 2\n\nbody\r\n\r\nmore')).body.toString()).toBe('body\r\n\r\nmore');
+    // LF first line, the CRLF blank line first.
+    expect(splitHead(Buffer.from('A: 1\nB: 2\r\n\r\nbody\n\nmore')).body.toString()).toBe('body\n\nmore');
+    // Only the other kind of blank line, far down the part.
+    expect(splitHead(Buffer.from('A: 1\r\nB: 2\n\n' + 'x'.repeat(10_000))).head.toString()).toBe('A: 1\r\nB: 2\n');
+    expect(splitHead(Buffer.from('A: 1\nB: 2\r\n\r\n' + 'x\n'.repeat(5_000))).head.toString()).toBe('A: 1\nB: 2\r\n');
+  });
+
   it('parseStructured: RFC 2231 continuations with a charset win over a plain duplicate; Outlook\'s encoded-word names are decoded', () => {
     expect(parseStructured(`attachment; filename="a.pdf"; filename*0*=utf-8''%D0%A1%D0%BF%D1%80; filename*1*=%D0%B0%D0%B2%D0%BA%D0%B0.pdf`)).toEqual({ value: 'attachment', params: { filename: 'Справка.pdf' } });
     expect(parseStructured('application/pdf; name="=?windows-1251?B?0e/w4OLq4C5wZGY=?="').params.name).toBe('Справка.pdf');

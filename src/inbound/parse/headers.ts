@@ -19,8 +19,20 @@ export function splitHead(buf: Buffer): { head: Buffer; body: Buffer } {
   const firstLine = buf.subarray(0, Math.min(buf.length, 200)).toString('latin1').split(/\r?\n/)[0] ?? '';
   if (firstLine && !HEADER_LINE.test(firstLine) && !firstLine.startsWith('From ')) return { head: buf.subarray(0, 0), body: buf };
 
-  const lf = buf.indexOf('\n\n', 0, 'latin1');
-  const crlf = buf.indexOf('\n\r\n', 0, 'latin1');
+  // Whichever blank line comes first ends the head. The second search stops where the first one
+  // matched: in a CRLF message a search for "\n\n" would otherwise read the whole rest of the
+  // part, for every part (5,000 nested parts made that quadratic).
+  // The first line's ending says which search goes first.
+  const nl = buf.indexOf(0x0a);
+  let crlf: number;
+  let lf: number;
+  if (nl > 0 && buf[nl - 1] === 0x0d) {
+    crlf = buf.indexOf('\n\r\n', 0, 'latin1');
+    lf = (crlf >= 0 ? buf.subarray(0, crlf + 1) : buf).indexOf('\n\n', 0, 'latin1');
+  } else {
+    lf = buf.indexOf('\n\n', 0, 'latin1');
+    crlf = (lf >= 0 ? buf.subarray(0, lf + 2) : buf).indexOf('\n\r\n', 0, 'latin1');
+  }
   if (lf < 0 && crlf < 0) return { head: buf, body: buf.subarray(buf.length) };
   if (crlf < 0 || (lf >= 0 && lf < crlf)) return { head: buf.subarray(0, lf + 1), body: buf.subarray(lf + 2) };
   return { head: buf.subarray(0, crlf + 1), body: buf.subarray(crlf + 3) };
