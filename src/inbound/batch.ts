@@ -3,6 +3,7 @@ import { refsNamed } from '../text/refs.js';
 import { newPassCache, type PassCache } from './facts.js';
 import { journalBatch, type Arrival } from './journal.js';
 import { parseMessage } from './parse.js';
+import { OutcomeBuffer } from './outcomes.js';
 import { knownResult, processMessage, type IntakeResult } from './process.js';
 import type { ParsedMessage } from './types.js';
 
@@ -14,6 +15,13 @@ import type { ParsedMessage } from './types.js';
 
 /** Lanes run at once: the time per message is mostly waiting on the database. */
 export const LANES = 4;
+
+/**
+ * Each lane holds one pooled connection while it acts, and a lane's transaction may need one more
+ * briefly (a setting read once per pass): with as many lanes as connections they would wait on
+ * each other for ever (seen with 16 lanes on the default pool of 10).
+ */
+const lanesFor = (app: App) => Math.max(1, Math.min(LANES, app.config.database.poolSize - 1));
 
 export interface BatchItem<K> extends Arrival { key: K }
 
@@ -34,6 +42,10 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
   const cache = opts.cache ?? newPassCache(app);
   const shouldStop = opts.shouldStop ?? (() => false);
   const rows = await journalBatch(app, items);
+  // Outcomes that change nothing else are written together once the lanes are done (outcomes.ts);
+  // their messages are `done` (moved out of the mailbox) only after that.
+  const outcomes = new OutcomeBuffer(app.db);
+  const held: [K, IntakeResult][] = [];
   const lanes = new Map<string, (() => Promise<void>)[]>();
   const seen = new Set<number>();
   for (let i = 0; i < items.length; i++) {
@@ -52,8 +64,9 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
     const list = lanes.get(lane) ?? [];
     list.push(async () => {
       if (shouldStop()) return;
-      const r = await processMessage(app, row.id, { cache, row, raw: item.raw, ...(parsed ? { parsed } : {}) });
-      if (r) await done(item.key, r);
+      const r = await processMessage(app, row.id, { cache, row, raw: item.raw, outcomes, ...(parsed ? { parsed } : {}) });
+      if (r && outcomes.holds(r.id)) held.push([item.key, r]);
+      else if (r) await done(item.key, r);
     });
     lanes.set(lane, list);
   }
@@ -61,7 +74,7 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
   const queue = [...lanes.values()];
   const errors: unknown[] = [];
   await Promise.all(
-    Array.from({ length: Math.min(LANES, queue.length) }, async () => {
+    Array.from({ length: Math.min(lanesFor(app), queue.length) }, async () => {
       for (let lane = queue.shift(); lane; lane = queue.shift()) {
         for (const step of lane) {
           try {
@@ -74,5 +87,9 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
       }
     }),
   );
+  // Written even when a lane failed: those outcomes were decided, and the failed lane's later
+  // messages stay journaled for the next pass either way.
+  const written = await outcomes.flush();
   if (errors.length) throw errors[0];
+  for (const [key, r] of held) if (written.has(r.id)) await done(key, r);
 }

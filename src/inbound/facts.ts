@@ -46,14 +46,17 @@ SELECT
      AND authenticated = $5) AS sender_count,
   (SELECT min(p.id)::int FROM inbound_messages me JOIN inbound_messages p
      ON p.message_id = me.message_id AND p.from_address IS NOT DISTINCT FROM me.from_address AND p.id <> me.id
-   WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IN ('applied', 'refused')) AS repeat_of`;
+   WHERE me.id = $4 AND me.message_id IS NOT NULL AND p.outcome IN ('applied', 'refused')) AS repeat_of,
+  -- Asked inside the transaction that acts: the message's row locked in the same round trip
+  -- (null when it was decided meanwhile, or another worker holds it).
+  (SELECT id FROM inbound_messages WHERE $6 AND id = $4 AND outcome IS NULL FOR UPDATE SKIP LOCKED) IS NOT NULL AS locked`;
 
 /**
- * `journalId`: the message's journal row (the rate limit counts the sender's messages up to it).
+ * `journalId`: the message's journal row; `lock`: lock it too (`locked` says whether it was free and undecided). (the rate limit counts the sender's messages up to it).
  * Authenticated staff mail and mail that only claims the address are counted apart (a row not yet
  * processed is neither: it is counted once its outcome, and whether it was authenticated, is known).
  */
-export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number, partyAuth: PartyDmarcVerdict | null = null): Promise<RoutingFacts> {
+export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null, journalId: number, partyAuth: PartyDmarcVerdict | null = null, opts: { lock?: boolean } = {}): Promise<RoutingFacts & { locked: boolean }> {
   const ids = [m.inReplyTo, ...m.references, m.bounce?.originalMessageId].filter((x): x is string => Boolean(x));
   // The forwarded mail's own subject counts too: a bank's reply to our package keeps our tag there
   // when the manager's subject has none.
@@ -62,7 +65,7 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
   // Staff mail may name its record only by the client's name: matched in memory against the pass's
   // name index, and the matching records read in the same statement as the rest.
   const nameMatches = isStaffAddress(cache, m) ? await clientNameMatches(app, q, cache, m) : [];
-  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number; repeat_of: number | null }>(FACTS_SQL, [ids, [...new Set([...refs, ...nameMatches])], from, journalId, staffAuth?.ok === true])).rows[0]!;
+  const row = (await q.query<{ ours: OutboxFact[]; records: RecordFact[]; sender_count: number; repeat_of: number | null; locked: boolean }>({ name: 'intake-facts', text: FACTS_SQL, values: [ids, [...new Set([...refs, ...nameMatches])], from, journalId, staffAuth?.ok === true, opts.lock === true] })).rows[0]!;
   const records = new Map(row.records.map((r) => [r.ref, r]));
   const tokens = await tokenFacts(app, q, await (cache.secrets ??= tokenSecrets(app)), m, new Set(records.keys()));
   return {
@@ -80,6 +83,7 @@ export async function gatherFacts(app: App, q: Queryable, cache: PassCache, m: P
     finalStatuses: Object.fromEntries(Object.entries(app.config.recordTypes).map(([t, rt]) => [t, rt.final])),
     repeatOf: row.repeat_of,
     perSenderPerHour: app.config.intake.perSenderPerHour,
+    locked: row.locked,
   };
 }
 

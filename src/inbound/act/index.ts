@@ -18,10 +18,21 @@ export type { ActContext, Decision } from './context.js';
 // values: schemas/fields.ts); notifications go through the notifier.
 
 export async function act(x: ActContext, i: Intent): Promise<Decision> {
-  const done = await dispatch(x, i);
-  // Who spoke and what routing relied on, for `dossier mail show`.
-  return { ...done, details: { ...done.details, intent: i.kind, route: { via: i.via, speaker: i.speaker, facts: i.facts } } };
+  return withRoute(await dispatch(x, i), i);
 }
+
+/**
+ * The decision on an intent that changes nothing but the message's own journal row (noise,
+ * quarantine), or null: process.ts records those without a transaction.
+ */
+export function decisionWithoutEffects(i: Intent): Decision | null {
+  if (i.kind === 'noise') return withRoute(ignore(i), i);
+  if (i.kind === 'quarantine') return withRoute(quarantine(i), i);
+  return null;
+}
+
+/** Who spoke and what routing relied on, for `dossier mail show`. */
+const withRoute = (done: Decision, i: Intent): Decision => ({ ...done, details: { ...done.details, intent: i.kind, route: { via: i.via, speaker: i.speaker, facts: i.facts } } });
 
 async function dispatch(x: ActContext, i: Intent): Promise<Decision> {
   switch (i.kind) {
