@@ -279,8 +279,9 @@ describe('fault injection', () => {
         const w = startWorker(env);
         // Mostly while it reads the mailbox; now and then during start-up (migrations, pg-boss).
         const duringStartup = rnd() < 0.2;
-        // Lives of up to 5 s spread the ten kills over roughly the first half of the mailbox.
-        const delay = duringStartup ? Math.floor(rnd() * 1200) : 300 + Math.floor(rnd() * 4700);
+        // Lives of up to 2 s spread the ten kills over roughly the first half of the mailbox (the
+        // worker takes in ~100 messages a second here; slower on a loaded machine, so more land mid-run).
+        const delay = duringStartup ? Math.floor(rnd() * 1200) : 200 + Math.floor(rnd() * 1800);
         if (!duringStartup) await until('the worker to read the mailbox', async () => w.lines().some((l) => l.event === 'mailbox_active') || w.child.exitCode !== null, 30_000);
         expect(w.child.exitCode, w.stderr()).toBeNull();
         await sleep(delay);
@@ -305,6 +306,8 @@ describe('fault injection', () => {
       const intake = last.lines().filter((l) => l.event === 'intake');
       const span = intake.length > 1 ? Date.parse(String(intake.at(-1)!.time)) - Date.parse(String(intake[0]!.time)) : 0;
       console.log(`[kill] ${midBatch} of 10 kills landed mid-run; all ${TOTAL} processed ${Date.now() - t} ms after the first start; the last worker did ${intake.length} in ${span} ms`);
+      // Stopped once it is up (its signal handlers set): it may have found nothing left to do.
+      await until('the last worker to read the mailbox', async () => last.lines().some((l) => l.event === 'mailbox_active'), 60_000);
       last.child.kill('SIGTERM');
       expect(await last.exited).toBe(143);
       expect(midBatch).toBeGreaterThanOrEqual(3); // the kills really interrupted the work (about 8 of 10 do)
