@@ -91,5 +91,5 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
   // messages stay journaled for the next pass either way.
   const written = await outcomes.flush();
   if (errors.length) throw errors[0];
-  for (const [key, r] of held) if (written.has(r.id)) await done(key, r);
+  await Promise.all(held.filter(([, r]) => written.has(r.id)).map(([key, r]) => done(key, r)));
 }

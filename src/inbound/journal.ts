@@ -161,12 +161,10 @@ async function journalMany(app: App, items: Arrival[]): Promise<{ row: JournalRo
   const rows: JournalRow[] = [...before];
   const insertedIds = new Set<number>();
   if (fresh.length) {
-    const stored = new Set<string>();
-    for (const i of fresh) {
-      if (stored.has(shas[i]!)) continue;
-      stored.add(shas[i]!);
-      if (!(await app.blobs.has(shas[i]!))) await app.blobs.put(items[i]!.raw);
-    }
+    // Stored at once, each distinct message once. No look first whether the store has it: a message
+    // new to the journal rarely is there, and writing the same bytes again lands on the same name.
+    const unique = new Map(fresh.map((i) => [shas[i]!, items[i]!.raw]));
+    await Promise.all([...unique.values()].map((raw) => app.blobs.put(raw)));
     await app.db.query(`INSERT INTO blobs (sha256, size, content_type) SELECT s, n, 'message/rfc822' FROM unnest($1::text[], $2::bigint[]) AS x (s, n) ON CONFLICT DO NOTHING`, [fresh.map((i) => shas[i]), fresh.map((i) => items[i]!.raw.length)]);
     const input = fresh.map((i, ord) => {
       const h = peekHeaders(items[i]!.raw);

@@ -71,8 +71,12 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
     const names = (await readdir(path.join(dir, sub))).filter((n) => !n.startsWith('.')).sort();
     for (let i = 0; i < names.length && !shouldStop(); i += CHUNK) {
       const batch: BatchItem<string>[] = [];
-      for (const name of names.slice(i, i + CHUNK)) {
-        const read = await readMaildirFile(path.join(dir, sub, name));
+      const chunk = names.slice(i, i + CHUNK);
+      // Read at once (the chunk is held in memory either way): one after another, each file was two
+      // trips to the thread pool with the main thread waiting.
+      const reads = await Promise.all(chunk.map((name) => readMaildirFile(path.join(dir, sub, name))));
+      for (const [k, name] of chunk.entries()) {
+        const read = reads[k]!;
         if ('raw' in read && read.raw.length) batch.push({ raw: read.raw, origin: { mailbox: 'maildir', sourceRef: name }, key: name });
         else if ('skip' in read && read.error) passing.push(`${name}: ${read.error}`);
         else if ('unreadable' in read || ('raw' in read && !read.raw.length)) {
