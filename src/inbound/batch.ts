@@ -87,9 +87,9 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
       }
     }),
   );
-  // Written even when a lane failed: those outcomes were decided, and the failed lane's later
-  // messages stay journaled for the next pass either way.
+  // Written (and those messages moved) even when a lane failed: those outcomes were decided, and
+  // the failed lane's later messages stay journaled for the next pass either way.
   const written = await outcomes.flush();
-  if (errors.length) throw errors[0];
   await Promise.all(held.filter(([, r]) => written.has(r.id)).map(([key, r]) => done(key, r)));
+  if (errors.length) throw errors[0];
 }

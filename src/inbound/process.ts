@@ -17,9 +17,11 @@ import type { ParsedMessage } from './types.js';
 // One journaled message through the flow: parse → route → act → notify. This module keeps the
 // transaction and the outcome: the facts are gathered (facts.ts), route() decides the intent
 // (routing/route.ts, pure), one action applies it (act/), the notifier writes the answers
-// (notify.ts) — all in one transaction with the journal row's outcome, so the effect happens
-// exactly once. Every message ends with an outcome and a reason; staff commands are always answered
-// (confirmation, or why nothing was applied); automatic mail and unknown senders never are.
+// (notify.ts). An intent that changes nothing but the outcome (noise, quarantine) is recorded with
+// one conditional UPDATE, or held for its batch's single UPDATE (outcomes.ts); any other is applied
+// in one transaction with the journal row's outcome, so its effect happens exactly once. Every
+// message ends with an outcome and a reason; staff commands are always answered (confirmation, or
+// why nothing was applied); automatic mail and unknown senders never are.
 
 export interface IntakeResult { id: number; outcome: Outcome; reason: string; ref: string | null; details?: Record<string, unknown>; /** Outbox rows to queue once committed. */ outbox: number[] }
 
