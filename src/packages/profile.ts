@@ -20,6 +20,12 @@ export const PackageProfile = z.strictObject({
     subject: z.string().min(1),
     text: z.string().min(1), // a .hbs file beside the profile
     html: z.string().optional(),
+    /**
+     * How a package split over several emails names each one ($part, $parts): appended to the
+     * subject in brackets and given to the bodies as $part_note. The default is Russian, as every
+     * shipped profile is; a recipient that reads another language sets its own.
+     */
+    part_note: z.string().min(1).default('часть {{$part}} из {{$parts}}'),
   }),
   max_email_bytes: z.number().int().min(100_000).default(10 * 1024 * 1024),
   /** What the recipient requires (issue 17, src/checklists/spec.ts). */

@@ -179,13 +179,14 @@ export async function sendPackageSet(app: App, actor: Actor, ref: string, opts: 
         const token = !secret ? null : dryRun ? replyToken(secret, record.ref, party.key) : await issueReplyToken(app.db, secret, link);
         const mails: SentMail[] = [];
         const prepared = parts.map((part) => {
-          const partNote = part.parts > 1 ? `часть ${part.part} из ${part.parts}` : '';
           // A party known only by its address (`share --email` without --name) is not greeted by it.
           const name = party.name.includes('@') ? null : party.name;
-          const d = { ...data, specials: { ...data.specials, $recipient_name: name, $part: part.part, $parts: part.parts, $part_note: partNote, $archive: part.fileName } };
+          const parted = { ...data, specials: { ...data.specials, $recipient_name: name, $part: part.part, $parts: part.parts, $archive: part.fileName } };
+          const partNote = part.parts > 1 ? renderText(profile.email.part_note, parted, { name: `${path.basename(profile.file)} email.part_note` }).trim() : '';
+          const d = { ...parted, specials: { ...parted.specials, $part_note: partNote } };
           const read = (f: string) => readFileSync(path.join(profile.dir, f), 'utf8');
           const subjectText = renderText(profile.email.subject, d, { name: `${path.basename(profile.file)} email.subject` });
-          const subject = `${token ? subjectTag(record.ref, token) : `[${record.ref} ······]`} ${subjectText}${part.parts > 1 ? ` (часть ${part.part} из ${part.parts})` : ''}`;
+          const subject = `${token ? subjectTag(record.ref, token) : `[${record.ref} ······]`} ${subjectText}${partNote ? ` (${partNote})` : ''}`;
           const text = renderText(read(profile.email.text), d, { name: profile.email.text });
           const html = profile.email.html ? renderText(read(profile.email.html), d, { name: profile.email.html, html: true }) : undefined;
           return { part, subject, text, html };

@@ -245,6 +245,12 @@ describe('pack send and delivery', () => {
       for (const name of Object.keys(zip.files)) if (!zip.files[name]!.dir && !['manifest.json', 'ОПИСЬ.txt'].includes(name)) allFiles.add(name);
     }
     expect([...allFiles].filter((f) => f.includes('справка'))).toHaveLength(3);
+
+    // A recipient that reads English names the parts in English: the words come from its profile.
+    await writeFile(profile, (await readFile(profile, 'utf8')).replace(/^( {2}text: .*)$/m, `$1\n  part_note: "part {{$part}} of {{$parts}}"`));
+    const english = (await run('pack', 'send', deal, '--recipient', 'bank-volga', '--again', '--json')).json() as { subject: string }[];
+    expect(english).toHaveLength(n);
+    english.forEach((m, i) => expect(m.subject).toMatch(new RegExp(`\\(part ${i + 1} of ${n}\\)$`)));
   });
 });
 
