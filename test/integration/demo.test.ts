@@ -110,7 +110,7 @@ describe('dossier demo', () => {
     expect(r.deal).toMatch(/^DL-\d{4}-00002$/);
     expect(r.claim).toMatch(/^CL-\d{4}-00002$/);
     expect(r.packagesSent).toBe(7);
-    expect(r.incoming.map((m) => m.outcome)).toEqual(['applied', 'applied', 'applied', 'ignored', 'quarantined']);
+    expect(r.incoming.map((m) => m.outcome), JSON.stringify(r.incoming, null, 1)).toEqual(['applied', 'applied', 'applied', 'ignored', 'quarantined']);
     expect(await decision(r.deal, 'bank-sever')).toMatchObject({ decision: 'approved', decision_amount: '1500000.00' });
     const list = (await dossier(['record', 'list', '--type', 'deal', '--json'], env)).json();
     expect(list).toHaveLength(2);
