@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dist, dossierHome, onStop, openDossier, importDeal, ms, percentile, ratio, removeTemp, result, root, tempDir, verdict } from './lib.mjs';
+import { dist, dossierHome, onStop, openDossier, importDeal, ms, percentile, ratio, removeTemp, result, root, STAFF_AUTH_BY_OUR_MTA, tempDir, verdict } from './lib.mjs';
 
 const MESSAGES = 40;
 const TIMEOUT_MS = 20_000; // per message: a decision not applied by then counts as a failure
@@ -46,6 +46,8 @@ async function main() {
     Object.assign(h.env, {
       // Forty approvals from one manager within a minute would otherwise trip the per-sender limit.
       DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000',
+      // The approvals count (applied, not quarantined as unauthenticated staff mail).
+      ...STAFF_AUTH_BY_OUR_MTA,
       DOSSIER_INTAKE__MAILBOXES: `[{name: bench, host: 127.0.0.1, port: ${dc.port}, security: none, user: intake, password: secret, idle: true}]`,
     });
     importDeal(h);
@@ -119,7 +121,8 @@ async function main() {
     const p95 = percentile(lat, 95);
     const d50 = percentile(delivery, 50);
     const d95 = percentile(delivery, 95);
-    const pass = p95 < 2000;
+    // The benchmark is of a decision being applied: any other outcome is a failure, not a figure.
+    const pass = p95 < 2000 && outcomes.applied === MESSAGES;
     const outs = Object.entries(outcomes).map(([o, n]) => `${n} ${o}`).join(', ');
     console.log(`\nIMAP IDLE: APPEND → decision applied by a running \`dossier worker\` (Dovecot), ${MESSAGES} approvals one at a time`);
     console.log(`${''.padEnd(40)} ${'p50'.padStart(10)} ${'p95'.padStart(10)} ${'max'.padStart(10)}`);

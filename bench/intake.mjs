@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dist, onStop, removeTemp, result, root, tempDir, verdict } from './lib.mjs';
+import { dist, onStop, removeTemp, result, root, STAFF_AUTH_BY_OUR_MTA, tempDir, verdict } from './lib.mjs';
 
 const TARGET_MAILDIR = 0.5;
 const TARGET_IMAP = 0.35;
@@ -52,6 +52,8 @@ async function mailparserRate(msgs) {
 }
 
 async function dossierApp(home, extraEnv) {
+  // The phases run in this one process: what one phase set must not carry over to the next.
+  for (const k of Object.keys(STAFF_AUTH_BY_OUR_MTA)) delete process.env[k];
   Object.assign(process.env, { DOSSIER_HOME: home, DOSSIER_USER: 'bench', ...extraEnv });
   // Neither a shell's DATABASE_URL nor the working copy's dossier.config.yaml (cwd: the temp dir)
   // may point the benchmark at a real database or mailbox.
@@ -69,8 +71,11 @@ async function seed(app) {
   await app.db.query("SELECT 1");
 }
 
-async function maildirRate(msgs, home) {
-  const app = await dossierApp(home, { DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000' });
+/** What the phase's messages came to, e.g. "128 applied, 56 quarantined". */
+const mix = (results) => Object.entries(results.reduce((n, r) => ({ ...n, [r.outcome]: (n[r.outcome] ?? 0) + 1 }), {})).sort((a, b) => b[1] - a[1]).map(([o, n]) => `${n} ${o}`).join(', ');
+
+async function maildirRate(msgs, home, auth = {}) {
+  const app = await dossierApp(home, { DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000', ...auth });
   try {
     await seed(app);
     const { maildirPath, ensureMaildir, pollMaildir } = await import(dist('inbound/maildir.js'));
@@ -82,13 +87,13 @@ async function maildirRate(msgs, home) {
     const t0 = performance.now();
     const results = await pollMaildir(app);
     const s = (performance.now() - t0) / 1000;
-    return { rate: results.length / s, n: results.length, rss: peakRss() };
+    return { rate: results.length / s, n: results.length, rss: peakRss(), mix: mix(results) };
   } finally {
     await app.close();
   }
 }
 
-async function imapRate(msgs, home) {
+async function imapRate(msgs, home, auth = {}) {
   if (!existsSync('/usr/sbin/dovecot')) return null;
   const { startDovecot } = await import('../test/helpers/dovecot-server.mjs');
   const dc = await startDovecot();
@@ -105,6 +110,7 @@ async function imapRate(msgs, home) {
     };
     const app = await dossierApp(home, {
       DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000',
+      ...auth,
       DOSSIER_INTAKE__MAILBOXES: `[{name: bench, host: 127.0.0.1, port: ${dc.port}, security: none, user: intake, password: secret}]`,
     });
     try {
@@ -116,7 +122,7 @@ async function imapRate(msgs, home) {
       const t0 = performance.now();
       const rep = await pollImap(app, app.config.intake.mailboxes[0]);
       const s = (performance.now() - t0) / 1000;
-      return { rate: rep.results.length / s, n: rep.results.length, rss: peakRss() };
+      return { rate: rep.results.length / s, n: rep.results.length, rss: peakRss(), mix: mix(rep.results) };
     } finally {
       await app.close();
     }
@@ -129,34 +135,55 @@ export async function runIntakeBench() {
   const msgs = messages();
   const dir = tempDir('dossier-bench-intake-');
   try {
+    // Two workloads on the same messages. With the shipped configuration (staff authentication by
+    // DKIM) the fixtures' staff mail is not signed, so it is quarantined: mostly outcome-only mail.
+    // With staff mail vouched for by our MTA (the fixtures carry its Authentication-Results) the
+    // decisions are applied and answered, as when this benchmark was first written.
     // mailparser is measured before and after each of our phases and the two rates averaged: on a
     // shared machine the load moves between phases, and one baseline taken first skewed the ratio
     // by up to 2× in either direction.
-    const mp0 = await mailparserRate(msgs);
-    const md = await maildirRate(msgs, path.join(dir, 'maildir-home'));
-    const mp1 = await mailparserRate(msgs);
-    const im = await imapRate(msgs, path.join(dir, 'imap-home'));
-    const mp2 = im ? await mailparserRate(msgs) : mp1;
-    // The process's peak RSS only grows: the baseline's own peak is its first run's.
-    const mean = (a, b) => ({ rate: (a.rate + b.rate) / 2, ok: a.ok, rss: mp0.rss });
-    const mpMd = mean(mp0, mp1);
-    const mpIm = mean(mp1, mp2);
-    const mp = mean(mpMd, mpIm);
-    const row = (name, v, mp, target) => `${name.padEnd(36)} ${v.rate.toFixed(0).padStart(7)} msg/s   ${mp.rate.toFixed(0).padStart(7)} msg/s   ${(v.rate / mp.rate).toFixed(2)}×   target ≥ ${target}×: ${verdict(v.rate / mp.rate >= target)}   peak RSS ${v.rss.toFixed(0)} MiB`;
+    const phases = [
+      { name: 'Maildir → journal → outcome (shipped configuration)', run: (h) => maildirRate(msgs, h), target: TARGET_MAILDIR },
+      { name: 'IMAP (Dovecot) → journal → outcome (shipped configuration)', run: (h) => imapRate(msgs, h), target: TARGET_IMAP },
+      { name: 'Maildir → journal → applied (staff mail vouched for by our MTA)', run: (h) => maildirRate(msgs, h, STAFF_AUTH_BY_OUR_MTA), target: TARGET_MAILDIR },
+      { name: 'IMAP (Dovecot) → journal → applied (staff mail vouched for by our MTA)', run: (h) => imapRate(msgs, h, STAFF_AUTH_BY_OUR_MTA), target: TARGET_IMAP },
+    ];
+    const first = await mailparserRate(msgs);
+    let before = first;
+    for (const [k, p] of phases.entries()) {
+      p.v = await p.run(path.join(dir, `home-${k}`));
+      const after = await mailparserRate(msgs);
+      // The process's peak RSS only grows: the baseline's own peak is its first run's.
+      p.mp = { rate: (before.rate + after.rate) / 2, ok: before.ok, rss: first.rss };
+      before = after;
+    }
     console.log(`\nintake throughput, ${msgs.length} messages (the fixtures without placeholders, ${COPIES} copies each; both sides after a warm-up pass)`);
-    console.log(`${''.padEnd(36)} ${'Dossier'.padStart(13)}   ${'mailparser'.padStart(13)}   ratio`);
-    console.log(row('maildir → journal → applied', md, mpMd, TARGET_MAILDIR));
-    if (im) console.log(row('IMAP (Dovecot) → journal → applied', im, mpIm, TARGET_IMAP));
-    else console.log('IMAP: skipped (Dovecot is not installed: apt-get install dovecot-imapd)');
-    console.log(`peak RSS after mailparser alone (its first run): ${mp0.rss.toFixed(0)} MiB`);
+    console.log(`${''.padEnd(72)} ${'Dossier'.padStart(13)}   ${'mailparser'.padStart(13)}   ratio`);
+    for (const p of phases) {
+      if (!p.v) {
+        console.log(`${p.name}: skipped (Dovecot is not installed: apt-get install dovecot-imapd)`);
+        continue;
+      }
+      const r = p.v.rate / p.mp.rate;
+      console.log(`${p.name.padEnd(72)} ${p.v.rate.toFixed(0).padStart(7)} msg/s   ${p.mp.rate.toFixed(0).padStart(7)} msg/s   ${r.toFixed(2)}×   target ≥ ${p.target}×: ${verdict(r >= p.target)}   peak RSS ${p.v.rss.toFixed(0)} MiB`);
+      console.log(`${''.padEnd(72)} outcomes: ${p.v.mix}`);
+    }
+    console.log(`peak RSS after mailparser alone (its first run): ${first.rss.toFixed(0)} MiB`);
     const rate = (v) => `${v.rate.toFixed(0)} msg/s (peak RSS ${v.rss.toFixed(0)} MiB)`;
-    const mpName = `mailparser simpleParser alone (${mp.ok}/${msgs.length} parsed; mean of the runs before and after)`;
-    result('intake', `Intake throughput (${msgs.length} messages)`, [
-      { measure: 'Maildir → journal → applied', value: rate(md), baselineName: mpName, baseline: rate(mpMd), ratio: `${(md.rate / mpMd.rate).toFixed(2)}×`, target: `≥ ${TARGET_MAILDIR}× mailparser`, pass: md.rate / mpMd.rate >= TARGET_MAILDIR },
-      im
-        ? { measure: 'IMAP (Dovecot) → journal → applied', value: rate(im), baselineName: mpName, baseline: rate(mpIm), ratio: `${(im.rate / mpIm.rate).toFixed(2)}×`, target: `≥ ${TARGET_IMAP}× mailparser`, pass: im.rate / mpIm.rate >= TARGET_IMAP }
-        : { measure: 'IMAP (Dovecot) → journal → applied', value: 'skipped', baselineName: 'mailparser', baseline: rate(mp), ratio: '—', target: `≥ ${TARGET_IMAP}× mailparser`, pass: null, note: 'Dovecot not installed' },
-    ], [`the fixtures without placeholders, ${COPIES} copies each, both sides after an untimed warm-up pass over one copy; mailparser only parses, Dossier parses, journals, routes and applies`]);
+    const mpName = (p) => `mailparser simpleParser alone (${p.mp.ok}/${msgs.length} parsed; mean of the runs before and after)`;
+    result(
+      'intake',
+      `Intake throughput (${msgs.length} messages)`,
+      phases.map((p) =>
+        p.v
+          ? { measure: p.name, value: rate(p.v), baselineName: mpName(p), baseline: rate(p.mp), ratio: `${(p.v.rate / p.mp.rate).toFixed(2)}×`, target: `≥ ${p.target}× mailparser`, pass: p.v.rate / p.mp.rate >= p.target }
+          : { measure: p.name, value: 'skipped', baselineName: mpName(p), baseline: rate(p.mp), ratio: '—', target: `≥ ${p.target}× mailparser`, pass: null, note: 'Dovecot not installed' },
+      ),
+      [
+        `the fixtures without placeholders, ${COPIES} copies each, both sides after an untimed warm-up pass over one copy; mailparser only parses, Dossier parses, journals, routes and applies`,
+        ...phases.filter((p) => p.v).map((p) => `${p.name}: ${p.v.mix}`),
+      ],
+    );
   } finally {
     removeTemp(dir);
   }
