@@ -52,7 +52,8 @@ SELECT
   (SELECT id FROM inbound_messages WHERE $6 AND id = $4 AND outcome IS NULL FOR UPDATE SKIP LOCKED) IS NOT NULL AS locked`;
 
 /**
- * `journalId`: the message's journal row; `lock`: lock it too (`locked` says whether it was free and undecided). (the rate limit counts the sender's messages up to it).
+ * `journalId`: the message's journal row (the rate limit counts the sender's messages up to it);
+ * `lock`: lock that row too, in the same statement (`locked` says whether it was free and undecided).
  * Authenticated staff mail and mail that only claims the address are counted apart (a row not yet
  * processed is neither: it is counted once its outcome, and whether it was authenticated, is known).
  */
