@@ -9,6 +9,15 @@ export function eml(lines: string[]): Buffer {
   return Buffer.from(lines.join('\r\n') + '\r\n', 'utf8');
 }
 
+/**
+ * One attached file of a multipart/mixed message, as Outlook and Thunderbird write it: its delimiter,
+ * Content-Type with name, Content-Disposition with filename, base64 in 76-column lines. `name` goes in
+ * as written (already an encoded-word when it is not ASCII).
+ */
+export function filePart(boundary: string, name: string, bytes: Buffer, contentType = 'application/pdf'): string[] {
+  return [`--${boundary}`, `Content-Type: ${contentType}; name="${name}"`, `Content-Disposition: attachment; filename="${name}"`, 'Content-Transfer-Encoding: base64', '', ...(bytes.toString('base64').match(/.{1,76}/g) ?? [])];
+}
+
 const b64 = (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`;
 
 /** A manager's Outlook (RU) inline forward of a bank's mail, with her command on top. */

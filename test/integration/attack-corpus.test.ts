@@ -9,7 +9,7 @@ import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { AR_OURS_FAIL, AR_PASS, eml, forwardWithHeaders as forward, STAFF_HEADER_FORGERIES, withFrom } from '../helpers/mail.js';
+import { AR_OURS_FAIL, AR_PASS, eml, filePart, forwardWithHeaders as forward, STAFF_HEADER_FORGERIES, withFrom } from '../helpers/mail.js';
 import { tokenSecret } from '../../src/outbound/settings.js';
 import { issueReplyToken } from '../../src/outbound/tokens.js';
 
@@ -69,14 +69,7 @@ function lawyerReply(o: { id: string; ref: string; token: string; from?: string;
     'Content-Transfer-Encoding: 8bit',
     '',
     o.text ?? 'Добрый день! Направляю доверенность.',
-    ...files.flatMap((f) => [
-      '------=_NextPart_000_0001',
-      `Content-Type: application/pdf; name="${f.name}"`,
-      `Content-Disposition: attachment; filename="${f.name}"`,
-      'Content-Transfer-Encoding: base64',
-      '',
-      ...(Buffer.concat([Buffer.from(`%PDF-1.4\n% ${f.name}\n`), Buffer.alloc(f.bytes, 0x41)]).toString('base64').match(/.{1,76}/g) ?? []),
-    ]),
+    ...files.flatMap((f) => filePart('----=_NextPart_000_0001', f.name, Buffer.concat([Buffer.from(`%PDF-1.4\n% ${f.name}\n`), Buffer.alloc(f.bytes, 0x41)]))),
     '------=_NextPart_000_0001--',
   ]);
 }

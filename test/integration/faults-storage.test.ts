@@ -9,7 +9,7 @@ import { issueReplyToken } from '../../src/outbound/tokens.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { eml } from '../helpers/mail.js';
+import { eml, filePart } from '../helpers/mail.js';
 
 // Passing storage failures (issue 13) against a real small file system: the data home (its blob
 // store) on a 2 MB tmpfs, the Maildir elsewhere. A full disk while journaling, a full disk while
@@ -43,12 +43,7 @@ function reply(id: string, kb: number): Buffer {
     'Content-Type: text/plain; charset=utf-8',
     '',
     'Направляю документ.',
-    '--b',
-    `Content-Type: application/pdf; name="${id}.pdf"`,
-    `Content-Disposition: attachment; filename="${id}.pdf"`,
-    'Content-Transfer-Encoding: base64',
-    '',
-    ...(pdf.toString('base64').match(/.{1,76}/g) ?? []),
+    ...filePart('b', `${id}.pdf`, pdf),
     '--b--',
   ]);
 }

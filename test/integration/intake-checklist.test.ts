@@ -7,6 +7,7 @@ import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { cliWorld, b64 } from '../helpers/cli-world.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { filePart } from '../helpers/mail.js';
 
 // Issue 17 through the real intake (`mail ingest`), real PostgreSQL and a real SMTP server: the
 // client answers a checklist request with a file; the file ticks the item it matches, a photo that
@@ -60,18 +61,8 @@ describe('a reply that brings files', () => {
       'Content-Transfer-Encoding: 8bit',
       '',
       'Высылаю трудовую книжку и фото машины.',
-      '--b',
-      `Content-Type: application/pdf; name="${b64('Трудовая книжка.pdf')}"`,
-      `Content-Disposition: attachment; filename="${b64('Трудовая книжка.pdf')}"`,
-      'Content-Transfer-Encoding: base64',
-      '',
-      employment.toString('base64').replace(/.{76}/g, '$&\r\n'),
-      '--b',
-      'Content-Type: image/jpeg; name="IMG_0001.jpg"',
-      'Content-Disposition: attachment; filename="IMG_0001.jpg"',
-      'Content-Transfer-Encoding: base64',
-      '',
-      photo.toString('base64').replace(/.{76}/g, '$&\r\n'),
+      ...filePart('b', b64('Трудовая книжка.pdf'), employment),
+      ...filePart('b', 'IMG_0001.jpg', photo, 'image/jpeg'),
       '--b--',
       '',
     ].join('\r\n'));

@@ -13,7 +13,7 @@ import { fixturesDir } from '../../src/paths.js';
 import { importRecords } from '../../src/schemas/bulk.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { eml } from '../helpers/mail.js';
+import { eml, filePart } from '../helpers/mail.js';
 
 // Nothing dropped in silence (issue 13): a file over the size or count limit makes the outcome
 // "partial", named with its reason in `mail list`/`mail show` and in the acknowledgement to the
@@ -43,14 +43,7 @@ function lawyerMail(id: string, files: { name: string; bytes: number }[], subjec
     'Content-Type: text/plain; charset=utf-8',
     '',
     'Направляю документы по делу.',
-    ...files.flatMap((f) => [
-      '--b1',
-      `Content-Type: application/pdf; name="${f.name}"`,
-      `Content-Disposition: attachment; filename="${f.name}"`,
-      'Content-Transfer-Encoding: base64',
-      '',
-      ...(Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(f.bytes, 0x41)]).toString('base64').match(/.{1,76}/g) ?? []),
-    ]),
+    ...files.flatMap((f) => filePart('b1', f.name, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(f.bytes, 0x41)]))),
     '--b1--',
   ]);
 }
