@@ -2,11 +2,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { LOADED, until } from '../helpers/wait.js';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { staffNote } from '../helpers/mail.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -34,17 +34,6 @@ function startWorker(name: string, env: NodeJS.ProcessEnv): Worker {
   child.stderr!.on('data', () => {});
   const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => (running.delete(child), r(code ?? (signal ? -1 : null)))));
   return { name, child, exited, lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
-
-/** Polls until the probe holds; the limit only turns a hang into a failure, it measures nothing. */
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 const saw = (w: Worker, event: string, mailbox: string) => w.lines().some((l) => l.event === event && l.mailbox === mailbox);
@@ -162,5 +151,5 @@ describe('three workers on two machines, one PostgreSQL', () => {
 
     for (const w of [w2, w3]) w.child.kill('SIGTERM');
     expect(await Promise.all([w2.exited, w3.exited])).toEqual([143, 143]);
-  }, 300_000);
+  }, 300_000 * LOADED);
 });

@@ -12,6 +12,7 @@ import { UNVERIFIED_ANSWERS } from '../../src/routing/route.js';
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { LOADED, until } from '../helpers/wait.js';
 import { smtpEnv } from '../helpers/smtp.js';
 import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { eml, outlookForward, staffNote } from '../helpers/mail.js';
@@ -77,22 +78,6 @@ function startWorker(env: NodeJS.ProcessEnv): Worker {
 
 /** What a worker said last, for a failure message. */
 const tail = (w: Worker) => [...w.lines().slice(-15).map((l) => `${l.time} ${l.msg}`), w.stderr()].join('\n');
-
-// The waits below are what the work takes alone on two cores; on a loaded machine (the whole suite
-// beside another CPU-heavy process) everything takes several times longer, so each wait — and each
-// test's timeout — is stretched by LOADED. They only stop a hung run: no assertion is about speed.
-const LOADED = 5;
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, msAlone: number): Promise<T> {
-  const ms = msAlone * LOADED;
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The worker's environment: one IMAP mailbox, quick sweeps and standby, no sender rate limit. */
 function workerEnv(url: string, home: string, user: string | null, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

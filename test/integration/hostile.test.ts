@@ -12,6 +12,7 @@ import { fixturesDir } from '../../src/paths.js';
 import { hostileCorpus, type HostileContext, type HostileMessage } from '../helpers/hostile.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { LOADED } from '../helpers/wait.js';
 import { fixtureWorld, type FixtureWorld } from '../helpers/fixture-world.js';
 
 // The hostile-mail corpus (test/helpers/hostile.ts: a few thousand messages mutated from fixtures/mail,
@@ -79,7 +80,7 @@ beforeAll(async () => {
     staff: app.config.mail.staff[0]!,
     authServId: app.config.intake.staffAuth.trustedAuthServId!,
   };
-}, 180_000);
+}, 180_000 * LOADED);
 afterAll(async () => {
   await app?.close();
   await db?.drop();
@@ -213,5 +214,5 @@ describe('the hostile-mail corpus through the intake', () => {
       expect(res.outcome, `${sample[i]!.family}: ${res.reason}`).not.toBe('failed');
       if (sample[i]!.forged) expect(['applied', 'partial'], `${sample[i]!.family}: ${res.reason}`).not.toContain(res.outcome);
     });
-  }, 120_000);
+  }, 120_000 * LOADED);
 });

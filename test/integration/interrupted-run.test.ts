@@ -3,20 +3,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 
 // An interrupted `npm test` (Ctrl-C, a CI timeout) leaves no PostgreSQL server and no files behind:
 // a vitest run with the suite's global setup is started, interrupted once its server is up, and
 // then nothing of that server may be left — no process, no socket directory, no data directory.
 
 const root = path.resolve(import.meta.dirname, '../..');
-
-async function until<T>(what: string, f: () => T | undefined, ms = 120_000): Promise<T> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-    const v = f();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`a run stopped by ${signal} stops its PostgreSQL server and removes its files`, async () => {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixturesDir, packageRoot } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
+import { LOADED, until } from '../helpers/wait.js';
 import { folderCounts, startDovecot, type TestDovecot } from '../helpers/dovecot.js';
 import { outlookForward, staffNote } from '../helpers/mail.js';
 import { smtpEnv, startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -26,7 +26,7 @@ async function envFor(user: string, extra: NodeJS.ProcessEnv = {}): Promise<Node
   return testEnv(db.url, await tempDir(), {
     ...smtpEnv(smtp.port),
     // pollSeconds is long on purpose: only IDLE can make the worker see new mail within seconds.
-    DOSSIER_INTAKE__MAILBOXES: `[{name: ${user}, host: 127.0.0.1, port: ${dovecot.port}, security: none, user: ${user}, password: secret, pollSeconds: 120}]`,
+    DOSSIER_INTAKE__MAILBOXES: `[{name: ${user}, host: 127.0.0.1, port: ${dovecot.port}, security: none, user: ${user}, password: secret, pollSeconds: 3600}]`,
     DOSSIER_INTAKE__PER_SENDER_PER_HOUR: '100000',
     DOSSIER_WORKER__POLLING_INTERVAL_SECONDS: '0.5',
     DOSSIER_WORKER__STANDBY_SECONDS: '1',
@@ -44,16 +44,6 @@ function startWorker(env: NodeJS.ProcessEnv): Worker {
   child.stderr!.on('data', () => {});
   const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => (running.delete(child), r(code ?? (signal ? -1 : null)))));
   return { child, exited, lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 const processed = async (mailbox: string) => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM inbound_messages WHERE mailbox = $1 AND outcome IS NOT NULL', [mailbox]))[0]!.n;
@@ -114,7 +104,7 @@ describe('dossier worker', () => {
     const [row] = await until('the approval to be applied', async () => {
       const rows = await sql<{ outcome: string; reason: string }>("SELECT outcome, reason FROM inbound_messages WHERE message_id = '<worker-approval-1@dossier.example>' AND outcome IS NOT NULL");
       return rows.length ? rows : null;
-    }, 60_000); // well under the 120 s poll: only IDLE gets it here, even on a busy machine
+    }, 60_000); // stretched by LOADED, still well under the hour's poll: only IDLE gets it here
     expect(row!.outcome).toBe('applied'); // IDLE latency itself is measured by bench/idle.mjs, not here
     const [rec] = await sql<{ status: string }>('SELECT status FROM records WHERE ref = $1', [deal]);
     expect(rec!.status).toBe('decided');
@@ -144,7 +134,7 @@ describe('dossier worker', () => {
     expect(lines.filter((l) => l.event === 'intake').map((l) => l.outcome)).toEqual(['applied', 'applied']);
     expect(lines.filter((l) => l.event === 'mail' && l.outcome === 'sent')).toHaveLength(2);
     expect(lines.at(-1)).toMatchObject({ event: 'worker_stopped' });
-  }, 180_000);
+  }, 180_000 * LOADED);
 
   it('pack send --background: a running worker builds the package and sends it, in the name of who asked', async () => {
     const user = `intake${++userNo}`;
@@ -170,7 +160,7 @@ describe('dossier worker', () => {
     expect(unknown.stderr).toMatch(/^error RECORD_NOT_FOUND/);
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(143);
-  }, 60_000);
+  }, 60_000 * LOADED);
 
   it('two workers on one mailbox of 200 messages: each message processed once, the standby takes over when the reader is killed', async () => {
     const user = `intake${++userNo}`;
@@ -200,7 +190,7 @@ describe('dossier worker', () => {
     }, 15_000);
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(143);
-  }, 180_000);
+  }, 180_000 * LOADED);
 
   it('SIGTERM in the middle of a batch: the message in hand is finished, the rest stay in the inbox for the restart', async () => {
     const user = `intake${++userNo}`;
@@ -231,5 +221,5 @@ describe('dossier worker', () => {
     expect(after.n - before.n).toBe(N);
     expect(after.distinct - before.distinct).toBe(N);
     expect(await folders(user)).toEqual({ inbox: 0, processed: N });
-  }, 120_000);
+  }, 120_000 * LOADED);
 });
