@@ -40,15 +40,19 @@ export async function recordOutcome(q: Queryable, id: number, out: Decision, m: 
 export class OutcomeBuffer {
   private pending: ReturnType<typeof row>[] = [];
   private writes: Promise<Set<number>>[] = [];
+  /** Every id ever held, written or not: another lane's flush may write one before its own lane asks. */
+  private held = new Set<number>();
 
   constructor(private readonly q: Queryable) {}
 
   hold(id: number, out: Decision, m: ParsedMessage, authenticated: boolean): void {
     this.pending.push(row(id, out, m, authenticated));
+    this.held.add(id);
   }
 
+  /** Whether the message's outcome went through this buffer: its message is moved only after the last flush. */
   holds(id: number): boolean {
-    return this.pending.some((r) => r.id === id);
+    return this.held.has(id);
   }
 
   /** Writes what is held; resolves to every id this buffer has written so far. */

@@ -98,5 +98,8 @@ describe('a batch of outcomes written together', () => {
     expect(after.map((r) => [r.outcome, r.reason])).toEqual([['ignored', 'the other worker'], ['quarantined', 'held by this batch']]);
     // Flushing again writes nothing new and still says what this buffer wrote.
     expect([...(await buffer.flush())]).toEqual([rows[1]!.row.id]);
+    // A held message stays held once written (another lane's flush may write it before its own lane
+    // asks): the batch moves it only after its last flush, never at once.
+    expect(rows.map((r) => buffer.holds(r.row.id))).toEqual([true, true]);
   });
 });
