@@ -74,27 +74,37 @@ async function runAll(url, headers) {
 }
 
 // ── Dossier's portal ────────────────────────────────────────────────────────────────────────────
-const ref = importDeal(h);
-const party = JSON.parse(h.cli('record', 'show', ref, '--json')).parties.find((p) => p.role === 'recipient').key;
-const env = { ...h.env, DOSSIER_PORTAL__RATE_LIMIT_PER_MINUTE: '100000', DOSSIER_PORTAL__MAX_UPLOAD_BYTES: String(SIZE * 2) };
-const server = spawn(process.execPath, [path.join(root, 'bin', 'dossier'), 'serve', '--port', '0'], { env, cwd: dir, stdio: ['ignore', 'pipe', process.env.BENCH_SERVER_STDERR ? 'inherit' : 'ignore'] });
-const stopServer = onStop(async () => {
-  if (server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('close', r));
-  }
-});
-let portal;
-try {
-  const address = await new Promise((resolve, reject) => {
+/**
+ * A server under test started as `child`: its address once it prints "listening on <url> ", and a
+ * stop (SIGTERM, then wait) that also runs if the benchmark is stopped.
+ */
+function serving(child) {
+  const stop = onStop(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    }
+  });
+  const address = new Promise((resolve, reject) => {
     let out = '';
-    server.stdout.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+?) /.exec(out);
       if (m) resolve(m[1]);
     });
-    server.once('close', (code) => reject(new Error(`dossier serve exited ${code}: ${out}`)));
+    child.once('close', (code) => reject(new Error(`the server exited ${code}: ${out}`)));
   });
+  return { address, stop };
+}
+
+const ref = importDeal(h);
+const party = JSON.parse(h.cli('record', 'show', ref, '--json')).parties.find((p) => p.role === 'recipient').key;
+const env = { ...h.env, DOSSIER_PORTAL__RATE_LIMIT_PER_MINUTE: '100000', DOSSIER_PORTAL__MAX_UPLOAD_BYTES: String(SIZE * 2) };
+const server = spawn(process.execPath, [path.join(root, 'bin', 'dossier'), 'serve', '--port', '0'], { env, cwd: dir, stdio: ['ignore', 'pipe', process.env.BENCH_SERVER_STDERR ? 'inherit' : 'ignore'] });
+const { address: portalAddress, stop: stopServer } = serving(server);
+let portal;
+try {
+  const address = await portalAddress;
   const link = new URL(JSON.parse(h.cli('share', 'link', ref, '--party', party, '--json')).url);
   const pageUrl = `${address}${link.pathname}`;
   // The form as a browser gets it: the CSRF cookie and the token in the upload form's action.
@@ -125,22 +135,10 @@ const s = http.createServer((req, res) => pipeline(req, fs.createWriteStream(${J
 s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port + ' '));
 process.on('SIGTERM', () => s.close(() => process.exit(0)));`;
 const bare = spawn(process.execPath, ['-e', bareCode], { stdio: ['ignore', 'pipe', 'inherit'] });
-const stopBare = onStop(async () => {
-  if (bare.exitCode === null) {
-    bare.kill('SIGTERM');
-    await new Promise((r) => bare.once('close', r));
-  }
-});
+const { address: bareAddress, stop: stopBare } = serving(bare);
 let baseline;
 try {
-  const address = await new Promise((resolve) => {
-    let out = '';
-    bare.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+?) /.exec(out);
-      if (m) resolve(m[1]);
-    });
-  });
+  const address = await bareAddress;
   await new Promise((r) => setTimeout(r, 300));
   const idle = rssOf(bare.pid);
   const s = sampler(bare.pid);
