@@ -69,6 +69,28 @@ function runningFast(dataDir: string): boolean {
   }
 }
 
+/** Whether a process runs (a zombie, which nobody reaped in a bare container, does not). */
+function running(pid: number): boolean {
+  if (!existsSync('/proc')) return alive(pid);
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the server and returns once its postmaster has exited. `pg_ctl stop -w` returns when
+ * postmaster.pid is gone, but the postmaster removes that file a moment before it exits, so a
+ * caller (or a new start right after) could still meet the old process.
+ */
+async function stopServer(as: RunAs | null, bins: Binaries, dataDir: string): Promise<void> {
+  const pid = Number(await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').then((t) => t.split('\n')[0], () => '')) || 0;
+  await run(as, bins.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60']);
+  for (let i = 0; pid > 0 && i < 200 && running(pid); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
 async function run(as: RunAs | null, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
   const [file, ...rest] = as ? [...as.prefix, cmd, ...args] : [cmd, ...args];
   // LC_ALL=C: messages in English whatever the machine's locale; TZ from us for the server's log lines.
@@ -248,7 +270,7 @@ export async function startEmbedded(home: string, options: EmbeddedOptions = {})
           await scheduleIdleStop(home, where, idleSeconds);
           return { stopped: false };
         }
-        await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});
+        await stopServer(as, bins, where.data).catch(() => {});
         return { stopped: true };
       });
     };
@@ -313,7 +335,7 @@ export async function idleStopper(home: string, postmasterPid: number): Promise<
       } catch {
         others = 0;
       }
-      if (others === 0) await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']).catch(() => {});
+      if (others === 0) await stopServer(as, bins, where.data).catch(() => {});
       await rm(files.pid, { force: true });
       return true;
     }).catch(() => true);
@@ -328,7 +350,7 @@ export async function stopEmbedded(home: string): Promise<{ stopped: boolean; da
   const where = await layout(home, as);
   return withFileLock(where.lock, async () => {
     if (!existsSync(path.join(where.data, 'postmaster.pid'))) return { stopped: false, data: where.data };
-    await run(as, bins.pg_ctl, ['stop', '-D', where.data, '-m', 'fast', '-w', '-t', '60']);
+    await stopServer(as, bins, where.data);
     await rm(idleFiles(where).until, { force: true });
     return { stopped: true, data: where.data };
   });

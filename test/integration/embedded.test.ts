@@ -167,7 +167,8 @@ describe('embedded PostgreSQL default', () => {
     const data = dataDir(home);
     // Not a bound on speed: poll for the stopper's work, with a deadline only so that a broken
     // stopper fails the test instead of hanging it.
-    for (let i = 0; i < 600 && existsSync(path.join(data, 'postmaster.pid')); i++) await sleep(100);
+    // The pid file goes a moment before the postmaster exits: wait for both.
+    for (let i = 0; i < 600 && (existsSync(path.join(data, 'postmaster.pid')) || serversOn(data).length > 0); i++) await sleep(100);
     expectStopped(home);
   });
 });
