@@ -104,7 +104,6 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
   if (!byRef) {
     const bytes = await buildMessage({ ...message, attachments });
     raw = await app.blobs.put(bytes);
-    await q.query("INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, 'message/rfc822') ON CONFLICT DO NOTHING", [raw.sha256, raw.size]);
     size = raw.size;
   } else {
     // Every attachment by reference then: one given as a file or bytes is stored first.
@@ -118,19 +117,26 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
     size = frame.length + refs.reduce((n, r) => n + base64Size(r.size), 0);
   }
   const stored: StoredMessage | null = byRef ? { ...message, date: message.date.toISOString() } : null;
+  // The message's blob row, the outbox row and its mail_queued event in one statement: a
+  // notification is one round trip inside intake's transaction, not three.
   const row = (
     await q.query<OutboxRow>(
-      `INSERT INTO outbox (record_id, party_id, package_id, kind, message_id, from_address, to_addresses, subject, raw_sha256, message, size, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
-      [recordId, partyId, packageId ?? null, kind, messageId, app.config.mail.from, [...input.to, ...(input.cc ?? [])], input.subject, raw?.sha256 ?? null, stored ? JSON.stringify(stored) : null, size, actor.id],
+      `WITH raw AS (INSERT INTO blobs (sha256, size, content_type) SELECT $9, $11, 'message/rfc822' WHERE $9::text IS NOT NULL ON CONFLICT DO NOTHING),
+       queued AS (
+         INSERT INTO outbox (record_id, party_id, package_id, kind, message_id, from_address, to_addresses, subject, raw_sha256, message, size, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *),
+       event AS (
+         INSERT INTO events (record_id, party_id, actor, source, kind, field, new_value, details)
+         SELECT record_id, party_id, $12, $13, 'mail_queued', 'outbox:' || id,
+           jsonb_build_object('outbox', id, 'kind', kind, 'to', to_addresses, 'subject', subject, 'messageId', message_id), 'null'
+         FROM queued WHERE record_id IS NOT NULL)
+       SELECT * FROM queued`,
+      [recordId, partyId, packageId ?? null, kind, messageId, app.config.mail.from, [...input.to, ...(input.cc ?? [])], input.subject, raw?.sha256 ?? null, stored ? JSON.stringify(stored) : null, size, actor.id, actor.source],
     )
   ).rows[0]!;
   for (const [seq, r] of refs.entries()) {
     await q.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [r.sha256, r.size, r.contentType ?? 'application/octet-stream']);
     await q.query('INSERT INTO outbox_attachments (outbox_id, seq, sha256, size, file_name, content_type) VALUES ($1, $2, $3, $4, $5, $6)', [row.id, seq, r.sha256, r.size, r.filename, r.contentType]);
-  }
-  if (recordId) {
-    await recordEvent(q, actor, { recordId, partyId, kind: 'mail_queued', field: `outbox:${row.id}`, newValue: { outbox: row.id, kind, to: row.to_addresses, subject: row.subject, messageId } });
   }
   return row;
 }

@@ -151,22 +151,40 @@ export interface StoredFile { fileName: string; contentType: string; size: numbe
  */
 export async function attachStoredIn(c: Queryable, actor: Actor, recordId: number, files: StoredFile[], category: string): Promise<AttachResult> {
   const result: AttachResult = { attached: [], alreadyThere: [] };
+  if (!files.length) return result;
+  // The same bytes twice in one message are one file: attached once, then "already there".
+  const first = new Map<string, StoredFile>();
+  for (const f of files) if (!first.has(f.sha256)) first.set(f.sha256, f);
+  const unique = [...first.values()];
+  // Blob rows, the duplicate check, the new rows, their events and updated_at: one statement.
+  const rows = (
+    await c.query<AttachmentRow & { state: 'added' | 'there' }>(
+      `WITH f AS (
+         SELECT * FROM ROWS FROM (json_to_recordset($3::json) AS (file_name text, content_type text, size bigint, sha256 text, details jsonb))
+         WITH ORDINALITY AS x(file_name, content_type, size, sha256, details, n)),
+       stored AS (INSERT INTO blobs (sha256, size, content_type) SELECT sha256, size, content_type FROM f ON CONFLICT DO NOTHING),
+       there AS (SELECT DISTINCT ON (a.sha256) a.* FROM attachments a WHERE a.record_id = $1 AND a.category = $2 AND a.sha256 IN (SELECT sha256 FROM f) ORDER BY a.sha256, a.id),
+       added AS (
+         INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by)
+         SELECT $1, $2, f.file_name, f.content_type, f.size, f.sha256, $4, $5 FROM f WHERE f.sha256 NOT IN (SELECT sha256 FROM there) ORDER BY f.n
+         RETURNING *),
+       event AS (
+         INSERT INTO events (record_id, actor, source, kind, field, new_value, details)
+         SELECT $1, $5, $4, 'attachment_added', 'attachment:' || $2::text,
+           jsonb_build_object('id', a.id, 'file', a.file_name, 'category', a.category, 'size', a.size, 'sha256', a.sha256, 'contentType', a.content_type) || COALESCE(f.details, '{}'), 'null'
+         FROM added a JOIN f ON f.sha256 = a.sha256 ORDER BY a.id),
+       touched AS (UPDATE records SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM added))
+       SELECT 'added' AS state, * FROM added UNION ALL SELECT 'there', * FROM there`,
+      [recordId, category, JSON.stringify(unique.map((f) => ({ file_name: f.fileName, content_type: f.contentType, size: f.size, sha256: f.sha256, details: f.details ?? null }))), actor.source, actor.id],
+    )
+  ).rows;
+  const bySha = new Map(rows.map(({ state, ...row }) => [row.sha256, { state, row: row as AttachmentRow }]));
+  const told = new Set<string>();
   for (const f of files) {
-    await c.query('INSERT INTO blobs (sha256, size, content_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [f.sha256, f.size, f.contentType]);
-    const dup = await c.query<AttachmentRow>('SELECT * FROM attachments WHERE record_id = $1 AND category = $2 AND sha256 = $3', [recordId, category, f.sha256]);
-    if (dup.rows[0]) {
-      result.alreadyThere.push(dup.rows[0]);
-      continue;
-    }
-    const row = (
-      await c.query<AttachmentRow>(
-        `INSERT INTO attachments (record_id, category, file_name, content_type, size, sha256, source, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-        [recordId, category, f.fileName, f.contentType, f.size, f.sha256, actor.source, actor.id],
-      )
-    ).rows[0]!;
-    await recordEvent(c, actor, { recordId, kind: 'attachment_added', field: `attachment:${category}`, newValue: { id: row.id, file: row.file_name, category, size: row.size, sha256: row.sha256, contentType: row.content_type, ...f.details } });
-    result.attached.push(row);
+    const hit = bySha.get(f.sha256)!;
+    if (hit.state === 'added' && !told.has(f.sha256)) result.attached.push(hit.row);
+    else result.alreadyThere.push(hit.row);
+    told.add(f.sha256);
   }
-  if (result.attached.length) await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [recordId]);
   return result;
 }

@@ -1,7 +1,7 @@
 import type { Actor, App } from '../app.js';
 import { withTransaction, type DbClient, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
-import { recordEvent } from '../records/events.js';
+import { recordEvent, recordEvents, type EventInput } from '../records/events.js';
 import { recordParties, type LinkedParty } from '../records/parties.js';
 import { getRecord, type RecordRow } from '../records/records.js';
 import type { FieldDef, FieldValue, SchemaVersion } from './types.js';
@@ -109,34 +109,54 @@ export async function applyAssignments(c: DbClient, ctx: RecordSchemaContext, ac
     });
   }
 
+  // One value per cell: a cell named twice takes the last value, as if written one after another.
+  const cells = new Map<string, (typeof planned)[number]>();
+  for (const p of planned) cells.set(`${p.party?.id ?? 0}:${p.field.id}`, p);
+  const plan = [...cells.values()];
+  if (!plan.length) return [];
+
+  // The cells as they are, locked, with the base value's time beside each override (a value given
+  // again confirms an override whose base changed since it was set).
+  const priors = (
+    await c.query<StoredValue & { base_set_at: Date | null }>(
+      `SELECT fv.*, b.set_at AS base_set_at FROM field_values fv
+       LEFT JOIN field_values b ON fv.party_id IS NOT NULL AND b.record_id = fv.record_id AND b.party_id IS NULL AND b.field_id = fv.field_id
+       WHERE fv.record_id = $1 AND (COALESCE(fv.party_id, 0), fv.field_id) IN (SELECT * FROM unnest($2::bigint[], $3::text[]))
+       FOR UPDATE OF fv`,
+      [ctx.record.id, plan.map((p) => p.party?.id ?? 0), plan.map((p) => p.field.id)],
+    )
+  ).rows;
+  const priorOf = new Map(priors.map((r) => [`${r.party_id ?? 0}:${r.field_id}`, r]));
+  const same = (a: FieldValue | undefined, b: FieldValue) => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+  // Base values this call changes: an override given again beside them is confirmed.
+  const baseWritten = new Set(plan.filter((p) => !p.party && p.value !== null && !same(priorOf.get(`0:${p.field.id}`)?.value, p.value)).map((p) => p.field.id));
+
   const changes: FieldChange[] = [];
-  for (const p of planned) {
+  const events: EventInput[] = [];
+  const cleared: number[] = [];
+  const confirmed: number[] = [];
+  const written: { party_id: number | null; field_id: string; value: FieldValue }[] = [];
+  for (const p of plan) {
     const partyId = p.party?.id ?? null;
-    const prior = (
-      await c.query<StoredValue>('SELECT * FROM field_values WHERE record_id = $1 AND COALESCE(party_id, 0) = COALESCE($2::bigint, 0) AND field_id = $3 FOR UPDATE', [ctx.record.id, partyId, p.field.id])
-    ).rows[0];
+    const prior = priorOf.get(`${partyId ?? 0}:${p.field.id}`);
     const old = prior?.value ?? null;
     let kind: FieldChange['kind'];
     if (p.value === null) {
       if (!prior) continue;
-      await c.query('DELETE FROM field_values WHERE id = $1', [prior.id]);
+      cleared.push(prior.id);
       kind = 'cleared';
-    } else if (prior && JSON.stringify(prior.value) === JSON.stringify(p.value)) {
-      // The same value again: on an override whose base changed since, it confirms the override.
-      if (!p.party || !(await isStale(c, ctx.record.id, p.field.id, prior.set_at))) continue;
-      await c.query('UPDATE field_values SET set_at = now(), set_by = $2, source = $3, origin = $4 WHERE id = $1', [prior.id, actor.id, src.source, src.origin ?? null]);
+    } else if (prior && same(prior.value, p.value)) {
+      // The same value again: on an override whose base changed since (or changes now), it confirms the override.
+      const stale = baseWritten.has(p.field.id) || (prior.base_set_at !== null && prior.base_set_at > prior.set_at);
+      if (!p.party || !stale) continue;
+      confirmed.push(prior.id);
       kind = 'confirmed';
     } else {
-      await c.query(
-        `INSERT INTO field_values (record_id, party_id, field_id, value, schema_version, set_by, source, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (record_id, COALESCE(party_id, 0), field_id) DO UPDATE SET value = EXCLUDED.value, schema_version = EXCLUDED.schema_version,
-           set_at = now(), set_by = EXCLUDED.set_by, source = EXCLUDED.source, origin = EXCLUDED.origin`,
-        [ctx.record.id, partyId, p.field.id, JSON.stringify(p.value), ctx.schema.version, actor.id, src.source, src.origin ?? null],
-      );
+      written.push({ party_id: partyId, field_id: p.field.id, value: p.value });
       kind = 'set';
     }
     const section = p.party?.key ?? null;
-    await recordEvent(c, actor, {
+    events.push({
       recordId: ctx.record.id,
       partyId,
       kind: kind === 'set' ? 'field_set' : kind === 'cleared' ? 'field_cleared' : 'override_confirmed',
@@ -147,13 +167,21 @@ export async function applyAssignments(c: DbClient, ctx: RecordSchemaContext, ac
     });
     changes.push({ party: section, field: p.field.id, kind, old, new: p.value });
   }
-  if (changes.length) await c.query('UPDATE records SET updated_at = now() WHERE id = $1', [ctx.record.id]);
+  if (!changes.length) return changes;
+  // Every write and the record's updated_at in one statement, then the events in one more.
+  await c.query(
+    `WITH cleared AS (DELETE FROM field_values WHERE id = ANY($2::bigint[])),
+     confirmed AS (UPDATE field_values SET set_at = now(), set_by = $3, source = $4, origin = $5 WHERE id = ANY($6::bigint[])),
+     written AS (
+       INSERT INTO field_values (record_id, party_id, field_id, value, schema_version, set_by, source, origin)
+       SELECT $1, x.party_id, x.field_id, x.value, $7, $3, $4, $5 FROM json_to_recordset($8::json) AS x(party_id bigint, field_id text, value jsonb)
+       ON CONFLICT (record_id, COALESCE(party_id, 0), field_id) DO UPDATE SET value = EXCLUDED.value, schema_version = EXCLUDED.schema_version,
+         set_at = now(), set_by = EXCLUDED.set_by, source = EXCLUDED.source, origin = EXCLUDED.origin)
+     UPDATE records SET updated_at = now() WHERE id = $1`,
+    [ctx.record.id, cleared, actor.id, src.source, src.origin ?? null, confirmed, ctx.schema.version, JSON.stringify(written)],
+  );
+  await recordEvents(c, actor, events);
   return changes;
-}
-
-async function isStale(q: Queryable, recordId: number, fieldId: string, overrideSetAt: Date): Promise<boolean> {
-  const base = (await q.query<{ set_at: Date }>('SELECT set_at FROM field_values WHERE record_id = $1 AND party_id IS NULL AND field_id = $2', [recordId, fieldId])).rows[0];
-  return Boolean(base && base.set_at > overrideSetAt);
 }
 
 export async function setFields(app: App, actor: Actor, ref: string, assignments: Assignment[], src: ValueSource): Promise<{ ref: string; changes: FieldChange[] }> {

@@ -91,4 +91,41 @@ describe('a reply that brings files', () => {
     expect(events.map((e) => e.kind).sort()).toEqual(['checklist_ticked', 'checklist_ticked', 'evidence_reused', 'evidence_reused']);
     expect(events.every((e) => /^message:\d+$/.test(e.actor))).toBe(true);
   });
+  it('attaches a file sent twice in one reply, and again in the next, once; the journal says it was there', async () => {
+    await run('checklist', 'request', deal, '--to', 'client', '--recipient', 'bank-volga');
+    await deliverAll();
+    const request = smtp.received.filter((m) => m.mail.subject?.includes('Недостающие документы')).at(-1)!;
+    const replyTo = request.mail.replyTo!.value[0]!.address!;
+    const passport = await readFile(path.join(fixturesDir, 'scans', 'passport-smirnov.pdf'));
+    const reply = async (id: string, names: string[]) => {
+      const file = path.join(await tempDir(), `${id}.eml`);
+      await writeFile(file, [
+        'From: a.smirnov@example.ru',
+        `To: ${replyTo}`,
+        `Subject: ${b64(`Re: ${request.mail.subject}`)}`,
+        `Message-ID: <${id}-${Date.now()}@example.ru>`,
+        `In-Reply-To: ${request.mail.messageId}`,
+        'Date: Mon, 07 Dec 2026 12:00:00 +0300',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b"',
+        '',
+        ...names.flatMap((n) => filePart('b', b64(n), passport)),
+        '--b--',
+        '',
+      ].join('\r\n'));
+      return (await run('mail', 'ingest', file, '--json')).json()[0];
+    };
+    const before = await sql<{ n: number }>("SELECT count(*)::int AS n FROM attachments WHERE sha256 = encode(sha256($1), 'hex')", [passport]);
+    expect(before[0]!.n).toBe(0);
+
+    const first = await reply('twice', ['Паспорт.pdf', 'Паспорт (копия).pdf']);
+    expect(first).toMatchObject({ outcome: 'applied', reason: expect.stringContaining('2 document(s) (1 of them already there)') });
+    const second = await reply('again', ['Паспорт.pdf']);
+    expect(second).toMatchObject({ outcome: 'applied', reason: expect.stringContaining('1 document(s) (1 of them already there)') });
+
+    const rows = await sql<{ file_name: string }>("SELECT file_name FROM attachments WHERE sha256 = encode(sha256($1), 'hex')", [passport]);
+    expect(rows.map((r) => r.file_name)).toEqual(['Паспорт.pdf']);
+    const added = await sql<{ file: string; message_id: string }>("SELECT new_value->>'file' AS file, new_value->>'messageId' AS message_id FROM events WHERE kind = 'attachment_added' AND new_value->>'sha256' = encode(sha256($1), 'hex')", [passport]);
+    expect(added).toEqual([{ file: 'Паспорт.pdf', message_id: expect.stringMatching(/^<twice-\d+@example\.ru>$/) }]);
+  });
 });

@@ -1,6 +1,6 @@
 import { formatMoney } from '../../documents/filters.js';
 import { attachStoredIn } from '../../records/attachments.js';
-import { changeStatusIn, getRecord, transitionAllowed } from '../../records/records.js';
+import { changeStatusIn, transitionAllowed } from '../../records/records.js';
 import type { Intent, Problem } from '../../routing/intent.js';
 import { applyAssignments, recordSchemaContext } from '../../schemas/fields.js';
 import type { FieldRole } from '../../schemas/load.js';
@@ -27,8 +27,8 @@ const LABEL = { approved: 'одобрено', declined: 'отказ', more_info:
 export async function applyDecision(x: ActContext, i: Extract<Intent, { kind: 'staff-decision' }>): Promise<Decision> {
   const { app, c, actor, m } = x;
   const { party, command: cmd } = i;
-  const record = await getRecord(c, i.record.ref, { forUpdate: true });
-  const ctx = await recordSchemaContext(app, c, record.ref, { forUpdate: false });
+  const ctx = await recordSchemaContext(app, c, i.record.ref, { forUpdate: true });
+  const record = ctx.record;
   const roles = fieldRoles(app, x.cache)[record.type] ?? {};
   const wanted: FieldRole[] = ['decision', 'decision_date', ...(cmd.amount ? (['decision_amount'] as const) : []), ...(cmd.comment ? (['decision_comment'] as const) : [])];
   const fieldOf = (r: FieldRole) => roles[r] ?? null;
