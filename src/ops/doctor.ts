@@ -172,8 +172,10 @@ function smtpHint(err: SendError, s: App['config']['mail']['smtp']): string {
 
 async function checkTransport(site: Site, timeoutMs: number, onCancel: (stop: () => void) => void): Promise<Outcome> {
   const m = site.config.mail;
-  // The server's answer must come within the doctor's limit, not the (longer) sending timeout.
-  const smtp = { ...m.smtp, timeoutSeconds: Math.min(m.smtp.timeoutSeconds, timeoutMs / 1000) };
+  // The server's answer must come within the doctor's limit, not the (longer) sending timeout. The
+  // limit itself ends the check (runCheck closes the transport); nodemailer's own timers are set a
+  // second past it, so on a busy machine they do not win the race with a vaguer "Greeting never received".
+  const smtp = { ...m.smtp, timeoutSeconds: Math.min(m.smtp.timeoutSeconds, timeoutMs / 1000 + 1) };
   const transport = transportFor(asApp({ ...site, config: { ...site.config, mail: { ...m, smtp } } }));
   onCancel(() => transport.close());
   try {
