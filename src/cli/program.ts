@@ -77,6 +77,8 @@ const renderMailList = lazy(m_intake, 'renderMailList');
 const renderMailShow = lazy(m_intake, 'renderMailShow');
 const outboxList = lazy(m_outbox, 'outboxList');
 const outboxRetry = lazy(m_outbox, 'outboxRetry');
+const outboxShow = lazy(m_outbox, 'outboxShow');
+const renderOutboxShow = lazy(m_outbox, 'renderOutboxShow');
 const outboxCancel = lazy(m_outbox, 'outboxCancel');
 const renderCancel = lazy(m_outbox, 'renderCancel');
 const renderOutbox = lazy(m_outbox, 'renderOutbox');
@@ -453,6 +455,10 @@ export function buildProgram(cli: CliEnv): Command {
     .action(async (o: { status?: string; ref?: string; limit?: string; offset?: string; before?: string }, cmd: Command) => {
       await action((app) => outboxList(app, o), (rows: Awaited<ReturnType<typeof outboxList>>) => renderOutbox(rows, o.limit))(cmd);
     });
+  outbox
+    .command('show <id>')
+    .description('the email exactly as it goes out: headers and body as an .eml (queued ones too)')
+    .action(action((app, id: string) => outboxShow(app, id), renderOutboxShow));
   outbox
     .command('retry <id>')
     .description('queue a failed or bounced email again (the same message, the same Message-ID)')

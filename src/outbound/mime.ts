@@ -3,10 +3,10 @@ import { Transform, type Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailComposerAttachment, MailComposerOptions } from 'nodemailer/lib/mail-composer';
 
-// One outgoing email as raw RFC 5322 bytes. The outbox stores these bytes before the first
-// attempt; every retry sends the stored bytes, so a crash between "sent" and "marked as sent" can
-// at worst deliver the same message twice with the same Message-ID (which receivers de-duplicate),
-// never two different messages.
+// One outgoing email as raw RFC 5322 bytes. Building the same message twice gives the same bytes
+// (see baseBoundary), so whether the outbox keeps the bytes or the parts, every retry sends the
+// same message: a crash between "sent" and "marked as sent" can at worst deliver it twice with the
+// same Message-ID (which receivers de-duplicate), never two different messages.
 
 export const LOOP_HEADER = 'X-Dossier-Loop';
 
@@ -58,6 +58,11 @@ export async function buildMessage(m: OutgoingMessage): Promise<Buffer> {
   // MailComposer stops right after the closing boundary. SMTP terminates the data with CRLF
   // anyway, so end the stored bytes with one too: what we store is then exactly what arrives.
   return raw.subarray(-2).toString('latin1') === '\r\n' ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
+}
+
+/** Throws what buildMessage would throw on this message (a line break in a header, no recipient…), without building it. */
+export function checkMessage(m: OutgoingMessage): void {
+  composerOptions(m);
 }
 
 /**

@@ -7,11 +7,13 @@ import { withTransaction, type Queryable } from '../db/pool.js';
 import { DossierError } from '../errors.js';
 import { recordEvent } from '../records/events.js';
 import { hashingTap, type StoredBlob } from '../storage/blobs.js';
-import { buildMessage, newMessageId, streamMessage, type OutgoingMessage } from './mime.js';
+import { buildMessage, checkMessage, newMessageId, streamMessage, type OutgoingMessage } from './mime.js';
 import { fileTransport, SendError, smtpTransport, type MessageBytes, type Transport } from './transports.js';
 
-// The outbox: one row per email, its raw bytes kept in the blob store before anything is sent, so a
-// retry — even after a crash between sending and recording — sends the same bytes and Message-ID.
+// The outbox: one row per email, kept before anything is sent so that a retry — even after a crash
+// between sending and recording — sends the same bytes and Message-ID: a message with attachments
+// given as bytes or files as its raw bytes in the blob store; any other (text alone, or attachments
+// already stored, such as a package's zip) as its parts, built the same way at every attempt.
 // A pg-boss job (one per row at a time: the queue is "stately" with the row id as singleton key)
 // sends it; temporary failures go back to the queue with backoff, permanent ones fail with the reason.
 
@@ -101,7 +103,14 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
   let raw: StoredBlob | null = null;
   const refs: AttachmentRef[] = [];
   let size: number;
-  if (!byRef) {
+  if (!attachments.length) {
+    // A message of text alone (every notification) is kept as its parts and built when it is sent:
+    // the same bytes every time (boundaries come from the Message-ID), and no build and no file
+    // write inside the caller's transaction — for intake, under the record's lock. Checked now as
+    // buildMessage checks it; its size estimated (headers, base64 text) until it is sent.
+    checkMessage(message);
+    size = 1024 + Buffer.byteLength([...message.to, ...(message.cc ?? []), message.subject].join()) * 2 + base64Size(Buffer.byteLength(message.text)) + (message.html ? base64Size(Buffer.byteLength(message.html)) : 0);
+  } else if (!byRef) {
     const bytes = await buildMessage({ ...message, attachments });
     raw = await app.blobs.put(bytes);
     size = raw.size;
@@ -116,7 +125,7 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
     const frame = await buildMessage({ ...message, attachments: refs.map((r) => ({ filename: r.filename, content: Buffer.alloc(0), ...(r.contentType ? { contentType: r.contentType } : {}) })) });
     size = frame.length + refs.reduce((n, r) => n + base64Size(r.size), 0);
   }
-  const stored: StoredMessage | null = byRef ? { ...message, date: message.date.toISOString() } : null;
+  const stored: StoredMessage | null = raw ? null : { ...message, date: message.date.toISOString() };
   // The message's blob row, the outbox row and its mail_queued event in one statement: a
   // notification is one round trip inside intake's transaction, not three.
   const row = (
@@ -206,6 +215,14 @@ async function messageBytes(app: App, row: OutboxRow): Promise<{ bytes: MessageB
       for (const s of [message, meter, ...opened]) s.destroy();
     },
   };
+}
+
+/** The message a row sends, byte for byte as it goes out (`dossier outbox show`). */
+export async function outboxMessage(app: App, id: number): Promise<{ row: OutboxRow; eml: Buffer }> {
+  const row = (await app.db.query<OutboxRow>('SELECT * FROM outbox WHERE id = $1', [id])).rows[0];
+  if (!row) throw new DossierError('OUTBOX_NOT_FOUND', `There is no outbox message #${id}.`, { hint: 'See `dossier outbox list`.' });
+  const out = await messageBytes(app, row);
+  return { row, eml: Buffer.isBuffer(out.bytes) ? out.bytes : await buffer(out.bytes.stream) };
 }
 
 /** "Имя <a@b>" → "a@b" for the SMTP envelope. */

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliActor, openApp, type App } from '../../src/app.js';
 import { ingest } from '../../src/inbound/ingest.js';
 import { parseMessage } from '../../src/inbound/parse.js';
+import { outboxMessage } from '../../src/outbound/outbox.js';
 import { fixturesDir } from '../../src/paths.js';
 import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
@@ -30,8 +30,8 @@ const decisions = async (ref: string) => (await q(`SELECT e.id FROM events e JOI
 const statusOf = async (ref: string) => (await q<{ status: string }>('SELECT status FROM records WHERE ref = $1', [ref]))[0]!.status;
 /** Outbox mail to an address: subject and the text its reader sees. */
 async function mailTo(address: string): Promise<{ subject: string; text: string; kind: string }[]> {
-  const rows = await q<{ subject: string; kind: string; raw_sha256: string }>(`SELECT subject, kind, raw_sha256 FROM outbox WHERE EXISTS (SELECT 1 FROM unnest(to_addresses) a WHERE lower(a) = $1 OR lower(a) LIKE '%<' || $1 || '>') ORDER BY id`, [address]);
-  return Promise.all(rows.map(async (r) => ({ subject: r.subject, kind: r.kind, text: (await parseMessage(await buffer(await app.blobs.open(r.raw_sha256)), { maxAttachmentBytes: 1e8, maxMessageBytes: 1e9, maxAttachments: 100 })).text })));
+  const rows = await q<{ id: number; subject: string; kind: string }>(`SELECT id, subject, kind FROM outbox WHERE EXISTS (SELECT 1 FROM unnest(to_addresses) a WHERE lower(a) = $1 OR lower(a) LIKE '%<' || $1 || '>') ORDER BY id`, [address]);
+  return Promise.all(rows.map(async (r) => ({ subject: r.subject, kind: r.kind, text: (await parseMessage((await outboxMessage(app, r.id)).eml, { maxAttachmentBytes: 1e8, maxMessageBytes: 1e9, maxAttachments: 100 })).text })));
 }
 
 async function newDeal(): Promise<string> {

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliActor, openApp, type App } from '../../src/app.js';
 import { ingest } from '../../src/inbound/ingest.js';
 import { maildirPath, ensureMaildir, pollMaildir } from '../../src/inbound/maildir.js';
 import { parseMessage } from '../../src/inbound/parse.js';
+import { outboxMessage } from '../../src/outbound/outbox.js';
 import { tokenSecret } from '../../src/outbound/settings.js';
 import { issueReplyToken } from '../../src/outbound/tokens.js';
 import { fixturesDir } from '../../src/paths.js';
@@ -50,8 +50,8 @@ function lawyerMail(id: string, files: { name: string; bytes: number }[], subjec
 
 /** The text of each outbox mail to `to` (as the recipient will read it). */
 async function mailTo(to: string): Promise<{ subject: string; text: string }[]> {
-  const rows = (await app.db.query<{ subject: string; raw_sha256: string }>(`SELECT subject, raw_sha256 FROM outbox WHERE $1 = ANY(to_addresses) OR EXISTS (SELECT 1 FROM unnest(to_addresses) a WHERE a LIKE '%<' || $1 || '>') ORDER BY id`, [to])).rows;
-  return Promise.all(rows.map(async (r) => ({ subject: r.subject, text: (await parseMessage(await buffer(await app.blobs.open(r.raw_sha256)), { maxAttachmentBytes: 1e8, maxMessageBytes: 1e9, maxAttachments: 100 })).text })));
+  const rows = (await app.db.query<{ id: number; subject: string }>(`SELECT id, subject FROM outbox WHERE $1 = ANY(to_addresses) OR EXISTS (SELECT 1 FROM unnest(to_addresses) a WHERE a LIKE '%<' || $1 || '>') ORDER BY id`, [to])).rows;
+  return Promise.all(rows.map(async (r) => ({ subject: r.subject, text: (await parseMessage((await outboxMessage(app, r.id)).eml, { maxAttachmentBytes: 1e8, maxMessageBytes: 1e9, maxAttachments: 100 })).text })));
 }
 
 beforeAll(async () => {

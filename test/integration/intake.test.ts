@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { parseMessage } from '../../src/inbound/parse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replyToken } from '../../src/outbound/tokens.js';
@@ -29,12 +29,11 @@ async function ingest(raw: Buffer, name = 'message.eml') {
   return r.json()[0] as { id: number; outcome: string; reason: string; ref: string | null; outbox: number[]; duplicate: boolean };
 }
 
-/** The decoded text of an outbox message, from the bytes kept in the blob store. */
+/** The decoded text of an outbox message, as `dossier outbox show` gives it (the message as it goes out). */
 async function mailText(outboxId: number): Promise<string> {
-  const [row] = await sql<{ raw_sha256: string }>('SELECT raw_sha256 FROM outbox WHERE id = $1', [outboxId]);
-  const sha = row!.raw_sha256;
-  const raw = await readFile(path.join(home, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
-  return (await parseMessage(raw, { maxMessageBytes: 1e8, maxAttachmentBytes: 1e8, maxAttachments: 100 })).text;
+  const shown = await dossier(['outbox', 'show', String(outboxId), '--json'], env);
+  expect(shown.stderr).toBe('');
+  return (await parseMessage(Buffer.from(shown.json().eml), { maxMessageBytes: 1e8, maxAttachmentBytes: 1e8, maxAttachments: 100 })).text;
 }
 
 async function decisionOf(ref: string, party: string) {
@@ -96,6 +95,19 @@ describe('a manager forwards a bank decision', () => {
     expect(confirmation).toContain('АО «Банк Северный» — решение: одобрено.');
     expect(confirmation).toContain('Статус дела: Отправлена в банки → Есть решение банка.');
     expect(confirmation).not.toMatch(/status|notified/);
+    // Staff can read a queued email as it will go out: its headers (an automatic reply, threaded
+    // under the manager's message) and its body.
+    const [row] = await sql<{ message_id: string }>('SELECT message_id FROM outbox WHERE id = $1', [mails[1]!.id]);
+    const shown = await dossier(['outbox', 'show', String(mails[1]!.id)], env);
+    expect(shown.code).toBe(0);
+    const head = shown.stdout.slice(0, shown.stdout.indexOf('\n\n'));
+    expect(head).toContain(`Message-ID: ${row!.message_id}`);
+    expect(head).toMatch(/^Auto-Submitted: auto-generated$/m);
+    expect(head).toMatch(/^In-Reply-To: <\S+>$/m);
+    expect(head).toMatch(/^To: manager@dossier\.example$/m);
+    const missing = await dossier(['outbox', 'show', '999999'], env);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('There is no outbox message #999999.');
     const [sms] = await sql<{ to_phone: string; body: string }>('SELECT to_phone, body FROM sms_outbox');
     expect(sms!.to_phone).toBe('+7 916 123-45-67');
     expect(sms!.body).toBe(`Заявка на кредит ${deal}, АО «Банк Северный». Решение: одобрено. Сумма кредита: 1\u00a0500\u00a0000,00 руб. Консультант свяжется с вами.`);

@@ -1,10 +1,10 @@
 import type { Actor, App } from '../../app.js';
 import { DossierError } from '../../errors.js';
-import { cancelOutbox, listOutbox, retryOutbox, type OutboxRow } from '../../outbound/outbox.js';
+import { cancelOutbox, listOutbox, outboxMessage, retryOutbox, type OutboxRow } from '../../outbound/outbox.js';
 import { checkPage } from '../../records/records.js';
 import { fit, formatTable, formatTime } from '../output.js';
 
-// `outbox list | retry | cancel`: every email Dossier sends, newest first, a page at a time.
+// `outbox list | show | retry | cancel`: every email Dossier sends, newest first, a page at a time.
 
 const messageNumber = (id: string): number => {
   const n = Number(id.replace(/^#/, ''));
@@ -29,6 +29,14 @@ export const renderOutbox = (rows: (OutboxRow & { ref: string | null })[], limit
       (rows.some((r) => r.last_response && r.status !== 'sent') ? '\n' + rows.filter((r) => r.last_response && r.status !== 'sent').map((r) => `#${r.id}: ${fit(r.last_response!, 72)}`).join('\n') : '') +
       (rows.length >= Number(limit ?? 50) ? `\nNewest first. Older ones: --before ${rows[rows.length - 1]!.id}.` : '')
     : 'No emails here.';
+
+/** The email as it goes out (or went out): the .eml text; with --json, its row and that text. */
+export async function outboxShow(app: App, id: string) {
+  const { row, eml } = await outboxMessage(app, messageNumber(id));
+  return { ...row, eml: eml.toString('utf8') };
+}
+
+export const renderOutboxShow = (r: { eml: string }) => r.eml.replace(/\r\n/g, '\n').trimEnd();
 
 export async function outboxRetry(app: App, actor: Actor, id: string) {
   return retryOutbox(app, actor, messageNumber(id));
