@@ -1,17 +1,26 @@
 import type { App } from '../app.js';
 import { refsNamed } from '../text/refs.js';
-import { newPassCache, type PassCache } from './facts.js';
+import { clientNameMatches, newPassCache, type PassCache } from './facts.js';
 import { journalBatch, type Arrival } from './journal.js';
 import { parseMessage } from './parse.js';
 import { OutcomeBuffer } from './outcomes.js';
-import { knownResult, processMessage, type IntakeResult } from './process.js';
+import { knownResult, needsStaffCheck, processMessage, type IntakeResult } from './process.js';
+import { staffCheck } from './trust.js';
 import type { ParsedMessage } from './types.js';
+import type { StaffAuthVerdict } from './verify.js';
 
 // A fetched batch through intake: journaled with one statement, parsed, then processed in lanes —
 // messages about different records at the same time (each in its own transaction), messages about
 // the same record one after another in the order they came. A message's lane is the record it names
-// (subject tag, plus-address), else the thread it answers, else its sender; a record found only by
-// routing (a client's name) is guarded by the row lock its action takes.
+// (subject tag, plus-address), else the thread it answers, else its sender. Authenticated staff mail
+// goes by its record first, also when it names it only in the forwarded subject or by the client's
+// name: one manager's decisions on different deals are applied side by side, not one by one. A
+// record found only by routing is guarded by the row lock its action takes.
+//
+// Keeping the sender's order matters for the per-sender counts of the rate limit; for
+// authenticated staff mail (its own count, a guard against a looping mailbox) a count may lag by
+// the messages the other lanes have in hand at that moment (at most LANES - 1). Mail that merely
+// claims a staff address stays in its sender's lane: its answers are limited exactly.
 
 /** Lanes run at once: the time per message is mostly waiting on the database. */
 export const LANES = 4;
@@ -25,9 +34,13 @@ const lanesFor = (app: App) => Math.max(1, Math.min(LANES, app.config.database.p
 
 export interface BatchItem<K> extends Arrival { key: K }
 
-function laneOf(m: ParsedMessage): string {
+async function laneOf(app: App, cache: PassCache, m: ParsedMessage, staffAuth: StaffAuthVerdict | null): Promise<string> {
   const refs = refsNamed(m.subject, [...m.deliveredTo, ...m.to.map((a) => a.address), ...m.cc.map((a) => a.address)]);
   if (refs.length) return `ref:${refs.sort()[0]}`;
+  if (staffAuth?.ok) {
+    const named = [...new Set([...refsNamed(m.forwarded?.subject ?? '', []), ...(await clientNameMatches(app, app.db, cache, m))])];
+    if (named.length === 1) return `ref:${named[0]}`;
+  }
   const thread = m.references[0] ?? m.inReplyTo ?? m.bounce?.originalMessageId;
   if (thread) return `thread:${thread}`;
   return `from:${m.from?.address.toLowerCase() ?? ''}`;
@@ -48,6 +61,7 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
   const held: [K, IntakeResult][] = [];
   const lanes = new Map<string, (() => Promise<void>)[]>();
   const seen = new Set<number>();
+  const fresh: { row: (typeof rows)[number]['row']; item: BatchItem<K>; parsed: ParsedMessage | undefined }[] = [];
   for (let i = 0; i < items.length; i++) {
     const { row } = rows[i]!;
     const item = items[i]!;
@@ -59,12 +73,18 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
       continue;
     }
     seen.add(row.id);
-    const parsed = await parseMessage(item.raw, app.config.intake.limits).catch(() => undefined);
-    const lane = parsed ? laneOf(parsed) : `journal:${row.id}`;
+    fresh.push({ row, item, parsed: await parseMessage(item.raw, app.config.intake.limits).catch(() => undefined) });
+  }
+  // Staff verdicts all at once (a DKIM check may wait on DNS): they choose the lanes. One that
+  // fails here is asked again, and its failure met, when the message is processed.
+  const verdicts = await Promise.all(fresh.map(({ item, parsed }) => (parsed && needsStaffCheck(cache, parsed) ? staffCheck(app, item.raw, parsed, app.dnsResolver).catch(() => undefined) : null)));
+  for (const [k, { row, item, parsed }] of fresh.entries()) {
+    const staffAuth = verdicts[k];
+    const lane = parsed ? await laneOf(app, cache, parsed, staffAuth ?? null) : `journal:${row.id}`;
     const list = lanes.get(lane) ?? [];
     list.push(async () => {
       if (shouldStop()) return;
-      const r = await processMessage(app, row.id, { cache, row, raw: item.raw, outcomes, ...(parsed ? { parsed } : {}) });
+      const r = await processMessage(app, row.id, { cache, row, raw: item.raw, outcomes, ...(parsed ? { parsed } : {}), ...(staffAuth !== undefined ? { staffAuth } : {}) });
       if (r && outcomes.holds(r.id)) held.push([item.key, r]);
       else if (r) await done(item.key, r);
     });

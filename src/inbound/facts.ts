@@ -108,7 +108,7 @@ export function fieldRoles(app: App, cache: PassCache): FieldRoles {
  * "Смирнов А. В." for a person; an organisation's name without its legal form; a vehicle plate.
  * Which fields those are is declared per record type in field-schemas/roles.yaml.
  */
-async function clientNameMatches(app: App, q: Queryable, cache: PassCache, m: ParsedMessage): Promise<string[]> {
+export async function clientNameMatches(app: App, q: Queryable, cache: PassCache, m: ParsedMessage): Promise<string[]> {
   const index = await (cache.names ??= nameIndex(app, q, fieldRoles(app, cache)));
   const hay = squash([m.subject, m.forwarded?.subject ?? '', m.forwarded?.text.slice(0, 4000) ?? '', m.ownText.slice(0, 2000)].join('\n'));
   return index.filter((r) => r.names.some((n) => hay.includes(n))).map((r) => r.ref);

@@ -13,6 +13,7 @@ import { recordOutcome, type OutcomeBuffer } from './outcomes.js';
 import { parseMessage } from './parse.js';
 import { partyCheck, staffCheck } from './trust.js';
 import type { ParsedMessage } from './types.js';
+import type { StaffAuthVerdict } from './verify.js';
 
 // One journaled message through the flow: parse → route → act → notify. This module keeps the
 // transaction and the outcome: the facts are gathered (facts.ts), route() decides the intent
@@ -25,6 +26,9 @@ import type { ParsedMessage } from './types.js';
 
 export interface IntakeResult { id: number; outcome: Outcome; reason: string; ref: string | null; details?: Record<string, unknown>; /** Outbox rows to queue once committed. */ outbox: number[] }
 
+/** Mail from a staff address, or an approver's reply ([APR-n]: issue 17), counts only if it passes the staff check. */
+export const needsStaffCheck = (cache: PassCache, m: ParsedMessage): boolean => isStaffAddress(cache, m) || approvalIdIn(m.subject) !== null;
+
 /** A message already decided (found again in a mailbox): only its outcome. */
 export const knownResult = (row: JournalRow): IntakeResult => ({ id: row.id, outcome: row.outcome!, reason: row.reason ?? '', ref: null, outbox: [] });
 
@@ -33,7 +37,7 @@ export const knownResult = (row: JournalRow): IntakeResult => ({ id: row.id, out
  * `outcomes`: a fetched batch's buffer; an outcome that changes nothing else is held there for the
  * batch to write (batch.ts), instead of written at once.
  */
-export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer; parsed?: ParsedMessage; outcomes?: OutcomeBuffer } = {}): Promise<IntakeResult | null> {
+export async function processMessage(app: App, id: number, opts: { cache?: PassCache; row?: JournalRow; raw?: Buffer; parsed?: ParsedMessage; staffAuth?: StaffAuthVerdict | null; outcomes?: OutcomeBuffer } = {}): Promise<IntakeResult | null> {
   const row0 = opts.row ?? (await app.db.query<JournalRow>('SELECT * FROM inbound_messages WHERE id = $1', [id])).rows[0];
   if (!row0) return null;
   if (row0.outcome || !row0.sha256) return row0.outcome ? knownResult(row0) : null;
@@ -42,7 +46,8 @@ export async function processMessage(app: App, id: number, opts: { cache?: PassC
   const m = opts.parsed ?? (await parseMessage(raw, app.config.intake.limits));
   // Verified before the transaction: with mailauth it may wait on DNS.
   // (An approver's reply, [APR-n], is held to the same check: issue 17.)
-  const staffAuth = isStaffAddress(cache, m) || approvalIdIn(m.subject) !== null ? await staffCheck(app, raw, m, app.dnsResolver) : null;
+  // (Given by the batch when it asked already, to choose the message's lane.)
+  const staffAuth = opts.staffAuth !== undefined ? opts.staffAuth : needsStaffCheck(cache, m) ? await staffCheck(app, raw, m, app.dnsResolver) : null;
   // A message over maxMessageBytes is not read, so nothing of it is applied: no DMARC pass over its body.
   const partyAuth = staffAuth || m.tooLarge ? null : await partyCheck(app, raw, m, app.dnsResolver);
   try {

@@ -1,5 +1,6 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliActor, openApp, type App } from '../../src/app.js';
 import { journalBatch } from '../../src/inbound/journal.js';
@@ -9,9 +10,11 @@ import { parseMessage } from '../../src/inbound/parse.js';
 import { fixturesDir } from '../../src/paths.js';
 import { changeStatus } from '../../src/records/records.js';
 import { importRecords } from '../../src/schemas/bulk.js';
+import { setFields } from '../../src/schemas/fields.js';
 import { tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { AR_PASS, eml, forwardWithHeaders as forward, withFrom } from '../helpers/mail.js';
+import { AR_PASS, eml, forwardWithHeaders as forward, outlookForward, withFrom } from '../helpers/mail.js';
+import { until } from '../helpers/wait.js';
 
 // A fetched batch holds the outcomes that change nothing else (noise, quarantine) and writes them
 // in one statement (src/inbound/outcomes.ts). What that must not change: a message that acts still
@@ -101,5 +104,42 @@ describe('a batch of outcomes written together', () => {
     // A held message stays held once written (another lane's flush may write it before its own lane
     // asks): the batch moves it only after its last flush, never at once.
     expect(rows.map((r) => buffer.holds(r.row.id))).toEqual([true, true]);
+  });
+  it('applies one manager\'s decisions on two deals side by side: one held up by a lock does not hold up the other', async () => {
+    // Two deals, each named only by its client in the forwarded bank mail (no tag in the subject).
+    const deal = async (last: string, first: string, middle: string) => {
+      const [d] = await importRecords(app, cliActor(env), 'deal', path.join(fixturesDir, 'records', 'deal.json'));
+      await setFields(app, cliActor(env), d!.ref, [['borrower_last_name', last], ['borrower_first_name', first], ['borrower_middle_name', middle]].map(([field, raw]) => ({ party: null, field: field!, raw })), { source: 'cli' });
+      await changeStatus(app.db, app.config, cliActor(env), { ref: d!.ref, status: 'submitted' });
+      return d!.ref;
+    };
+    const [a, b] = [await deal('Орлов', 'Павел', 'Игоревич'), await deal('Белов', 'Игорь', 'Сергеевич')];
+    const decision = (id: string, client: string) => outlookForward({ id, command: 'одобрено, сумма 2 000 000', bankFrom: 'n.pavlova@bank-sever.example', bankName: 'Павлова Наталья Сергеевна', bankSubject: `Решение по заявке ${client}`, bankText: `По заявке клиента ${client} принято положительное решение.` });
+    const dir = maildirPath(app);
+    await ensureMaildir(dir);
+    await writeFile(path.join(dir, 'new', '1900000001.a.host'), decision('side-a', 'Орлов Павел Игоревич'));
+    await writeFile(path.join(dir, 'new', '1900000002.b.host'), decision('side-b', 'Белов Игорь Сергеевич'));
+    const outcome = async (id: string) => (await q(`SELECT outcome, reason FROM inbound_messages WHERE message_id = $1`, [`<${id}@dossier.example>`]))[0];
+
+    // Deal A is busy (a colleague's command holds its row): its decision waits for it, B's does not.
+    const colleague = new pg.Client({ connectionString: db.url });
+    await colleague.connect();
+    let pass: Promise<unknown> | undefined;
+    try {
+      await colleague.query('BEGIN');
+      await colleague.query('SELECT id FROM records WHERE ref = $1 FOR UPDATE', [a]);
+      pass = pollMaildir(app);
+      // (A hang-catcher shorter than the test's own limit, so that a failure says what it waited for.)
+      const bDone = await until('the decision on deal B to be applied while deal A is locked', async () => (await outcome('side-b'))?.outcome, 20_000);
+      expect(bDone).toBe('applied');
+      expect((await outcome('side-a'))?.outcome ?? null).toBeNull();
+    } finally {
+      await colleague.query('COMMIT').catch(() => {});
+      await colleague.end();
+      await pass;
+    }
+    expect(await outcome('side-a')).toMatchObject({ outcome: 'applied', reason: expect.stringContaining('одобрено') });
+    const decided = await q(`SELECT r.ref FROM events e JOIN records r ON r.id = e.record_id WHERE e.field = 'decision' AND r.ref = ANY($1) ORDER BY r.ref`, [[a, b]]);
+    expect(decided.map((r) => r.ref)).toEqual([a, b].sort());
   });
 });
