@@ -126,8 +126,8 @@ export async function enqueueMail(app: App, q: Queryable, actor: Actor, input: M
     size = frame.length + refs.reduce((n, r) => n + base64Size(r.size), 0);
   }
   const stored: StoredMessage | null = raw ? null : { ...message, date: message.date.toISOString() };
-  // The message's blob row, the outbox row and its mail_queued event in one statement: a
-  // notification is one round trip inside intake's transaction, not three.
+  // The outbox row, its message's blob row (when the bytes are kept) and its mail_queued event in
+  // one statement: a notification is one round trip inside intake's transaction, not three.
   const row = (
     await q.query<OutboxRow>(
       `WITH raw AS (INSERT INTO blobs (sha256, size, content_type) SELECT $9, $11, 'message/rfc822' WHERE $9::text IS NOT NULL ON CONFLICT DO NOTHING),
