@@ -52,6 +52,16 @@ async function laneOf(app: App, cache: PassCache, m: ParsedMessage, staffAuth: S
  * the ones not started are left unprocessed (journaled, for the next pass).
  */
 export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key: K, r: IntakeResult) => Promise<void> | void, opts: { cache?: PassCache; shouldStop?: () => boolean } = {}): Promise<void> {
+  await (await prepareBatch(app, items, done, opts))();
+}
+
+/**
+ * The first half of intakeBatch: the batch journaled, parsed, the staff verdicts asked and the
+ * lanes chosen. It returns the second half, which runs the lanes. A mailbox pass prepares its next
+ * batch while the lanes of this one run (the lanes mostly wait on the database, the parse is CPU),
+ * and runs the batches one after another, so a record's mail stays in order across them.
+ */
+export async function prepareBatch<K>(app: App, items: BatchItem<K>[], done: (key: K, r: IntakeResult) => Promise<void> | void, opts: { cache?: PassCache; shouldStop?: () => boolean } = {}): Promise<() => Promise<void>> {
   const cache = opts.cache ?? newPassCache(app);
   const shouldStop = opts.shouldStop ?? (() => false);
   const rows = await journalBatch(app, items);
@@ -90,6 +100,10 @@ export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key
     });
     lanes.set(lane, list);
   }
+  return () => runLanes(app, lanes, outcomes, held, done);
+}
+
+async function runLanes<K>(app: App, lanes: Map<string, (() => Promise<void>)[]>, outcomes: OutcomeBuffer, held: [K, IntakeResult][], done: (key: K, r: IntakeResult) => Promise<void> | void): Promise<void> {
   // LANES workers take whole lanes from the queue, so a lane's messages stay in order.
   const queue = [...lanes.values()];
   const errors: unknown[] = [];

@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { App } from '../app.js';
 import { DossierError } from '../errors.js';
-import { intakeBatch, type BatchItem } from './batch.js';
+import { prepareBatch, type BatchItem } from './batch.js';
 import { newPassCache } from './facts.js';
 import { journalUnreadable } from './journal.js';
 import { knownResult, type IntakeResult } from './process.js';
@@ -67,6 +67,12 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
   const results: IntakeResult[] = [];
   const cache = newPassCache(app);
   const passing: string[] = [];
+  let ready: Promise<() => Promise<void>> | null = null;
+  const runReady = async () => {
+    const run = ready;
+    ready = null;
+    if (run) await (await run)();
+  };
   for (const sub of ['new', 'cur']) {
     const names = (await readdir(path.join(dir, sub))).filter((n) => !n.startsWith('.')).sort();
     for (let i = 0; i < names.length && !shouldStop(); i += CHUNK) {
@@ -89,7 +95,7 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
           onResult(r, name);
         }
       }
-      await intakeBatch(
+      const prepared = prepareBatch(
         app,
         batch,
         async (name, r) => {
@@ -99,7 +105,12 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
         },
         { cache, shouldStop },
       );
+      prepared.catch(() => {}); // a failure is met when the batch is run
+      // The previous chunk's lanes run while this one is journaled and parsed.
+      await runReady();
+      ready = prepared;
     }
+    await runReady();
   }
   // Files that could not be read for now (too many open files, an I/O error): the others were
   // taken; these stay where they are, said once for the pass.
