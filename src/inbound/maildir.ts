@@ -67,11 +67,13 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
   const results: IntakeResult[] = [];
   const cache = newPassCache(app);
   const passing: string[] = [];
+  // The batch journaled and parsed, its lanes not yet run. The next batch is journaled only after
+  // it (journal ids are the arrival order the per-sender counts go by), and prepared while it runs.
   let ready: Promise<() => Promise<void>> | null = null;
-  const runReady = async () => {
+  const preparedBefore = async () => {
     const run = ready;
     ready = null;
-    if (run) await (await run)();
+    return run ? await run : null;
   };
   for (const sub of ['new', 'cur']) {
     const names = (await readdir(path.join(dir, sub))).filter((n) => !n.startsWith('.')).sort();
@@ -95,7 +97,8 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
           onResult(r, name);
         }
       }
-      const prepared = prepareBatch(
+      const previous = await preparedBefore();
+      ready = prepareBatch(
         app,
         batch,
         async (name, r) => {
@@ -105,12 +108,11 @@ export async function pollMaildir(app: App, onResult: (r: IntakeResult, file: st
         },
         { cache, shouldStop },
       );
-      prepared.catch(() => {}); // a failure is met when the batch is run
-      // The previous chunk's lanes run while this one is journaled and parsed.
-      await runReady();
-      ready = prepared;
+      ready.catch(() => {}); // a failure is met when the batch is run
+      // The previous batch's lanes run while this one is journaled and parsed.
+      if (previous) await previous();
     }
-    await runReady();
+    await (await preparedBefore())?.();
   }
   // Files that could not be read for now (too many open files, an I/O error): the others were
   // taken; these stay where they are, said once for the pass.
