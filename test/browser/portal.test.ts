@@ -238,7 +238,8 @@ describe('portal in a browser', () => {
     });
     expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
     // The worker inside sends what the portal queued (the lawyer's acknowledgements, to the file transport).
-    for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status = 'queued'`)).length; i++) await new Promise((r) => setTimeout(r, 100));
+    // (Until none is queued or being sent: a row is 'sending' between the worker taking it and the reply.)
+    for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status IN ('queued', 'sending')`)).length; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await sqlRows(db, `SELECT DISTINCT status FROM outbox WHERE kind = 'acknowledgement'`)).toEqual([{ status: 'sent' }]);
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     child.kill('SIGTERM');

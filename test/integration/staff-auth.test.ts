@@ -66,7 +66,7 @@ afterAll(async () => {
 describe('staff mail verified with mailauth', () => {
   it('applies a command signed by our domain', async () => {
     const r = await ingest(app, await sign(approval('signed-1'), 'dossier.example'), 'signed.eml');
-    expect(r.outcome).toBe('applied');
+    expect(r.outcome, r.reason).toBe('applied');
   });
 
   it('quarantines the same command unsigned, signed by another domain, or changed after signing', async () => {
