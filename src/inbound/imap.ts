@@ -1,6 +1,6 @@
 import { ImapFlow } from 'imapflow';
 import type { App } from '../app.js';
-import { intakeBatch } from './batch.js';
+import { prepareBatch } from './batch.js';
 import { newPassCache } from './facts.js';
 import type { IntakeResult } from './process.js';
 
@@ -72,36 +72,56 @@ export async function drainFolder(app: App, client: ImapFlow, mb: MailboxConfig,
       const uids = ((await client.search({ all: true }, { uid: true })) || []) as number[];
       const cache = newPassCache(app);
       seen = uids.length;
-      for (let i = 0; i < uids.length && !shouldStop(); i += BATCH) {
-        const batch = uids.slice(i, i + BATCH);
-        const sources: { uid: number; source: Buffer }[] = [];
-        for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
-          if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
-        }
-        // Journaled together, processed in lanes; moved after their commits, one MOVE per folder.
-        const moves = { processed: [] as number[], quarantine: [] as number[] };
-        const batchResults: IntakeResult[] = [];
+      // A fetched batch, journaled and parsed, waiting for its lanes to run (see prepareBatch).
+      type Pending = { uids: number[]; run: Promise<() => Promise<void>>; moves: { processed: number[]; quarantine: number[] }; results: IntakeResult[] };
+      let pending: Pending | null = null;
+      /** Runs a prepared batch's lanes; moves its messages (one MOVE per folder) after their commits. */
+      const finish = async (b: Pending) => {
         try {
-          await intakeBatch(
-            app,
-            sources.map(({ uid, source }) => ({ raw: source, origin: { mailbox: mb.name, uidvalidity, uid }, key: uid })),
-            (uid, r) => {
-              (r.outcome === 'applied' || r.outcome === 'partial' || r.outcome === 'ignored' ? moves.processed : moves.quarantine).push(uid);
-              batchResults.push(r);
-            },
-            { cache, shouldStop },
-          );
+          await (await b.run)();
         } finally {
-          for (const [folder, list] of [[folders.processed, moves.processed], [folders.quarantine, moves.quarantine]] as const) {
+          for (const [folder, list] of [[folders.processed, b.moves.processed], [folders.quarantine, b.moves.quarantine]] as const) {
             if (list.length) await client.messageMove(list.join(','), folder, { uid: true });
           }
-          for (const r of batchResults) {
+          for (const r of b.results) {
             results.push(r);
             onResult(r);
           }
         }
-        await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...batch)]);
+        await app.db.query(`UPDATE mailbox_state SET uidvalidity = $2, last_uid = GREATEST(COALESCE(last_uid, 0), $3) WHERE mailbox = $1`, [mb.name, uidvalidity, Math.max(...b.uids)]);
+      };
+      for (let i = 0; i < uids.length && !shouldStop(); i += BATCH) {
+        const batch = uids.slice(i, i + BATCH);
+        // The batch before runs its lanes while this one is fetched, journaled and parsed. It was
+        // journaled first (its prepare is awaited before this one's starts): ids keep arrival order.
+        const before = pending;
+        pending = null;
+        if (before) await before.run;
+        const running = before ? finish(before) : null;
+        running?.catch(() => {}); // met below
+        const sources: { uid: number; source: Buffer }[] = [];
+        try {
+          for await (const msg of client.fetch(batch.join(','), { uid: true, source: true }, { uid: true })) {
+            if (msg.source) sources.push({ uid: msg.uid, source: msg.source });
+          }
+        } finally {
+          await running;
+        }
+        const moves = { processed: [] as number[], quarantine: [] as number[] };
+        const batchResults: IntakeResult[] = [];
+        const run = prepareBatch(
+          app,
+          sources.map(({ uid, source }) => ({ raw: source, origin: { mailbox: mb.name, uidvalidity, uid }, key: uid })),
+          (uid, r) => {
+            (r.outcome === 'applied' || r.outcome === 'partial' || r.outcome === 'ignored' ? moves.processed : moves.quarantine).push(uid);
+            batchResults.push(r);
+          },
+          { cache, shouldStop },
+        );
+        run.catch(() => {}); // met when it is finished
+        pending = { uids: batch, run, moves, results: batchResults };
       }
+      if (pending) await finish(pending);
     } finally {
       lock.release();
     }

@@ -7,7 +7,7 @@ import { fixturesDir } from '../../src/paths.js';
 import { dossier, tempDir, testEnv } from '../helpers/cli.js';
 import { createTestDatabase, sqlRows, type TestDatabase } from '../helpers/db.js';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
-import { AR_PASS, eml, outlookForward } from '../helpers/mail.js';
+import { AR_PASS, eml, forwardWithHeaders, outlookForward } from '../helpers/mail.js';
 
 // Incoming mail end to end: journaled, parsed, routed, applied — read back in the database, the
 // outbox and the IMAP folders.
@@ -267,5 +267,28 @@ describe('IMAP intake (Dovecot)', () => {
     const [state] = await sql<{ last_ok_at: Date | null; last_error: string | null }>("SELECT last_ok_at, last_error FROM mailbox_state WHERE mailbox = 'decisions'");
     expect(state!.last_error).toBeNull();
     expect(state!.last_ok_at).not.toBeNull();
+  });
+
+  it('answers a flood of forged staff mail three times an hour, in arrival order across fetched batches', async () => {
+    // 40 forgeries of the manager's address (a pass written by the sender, no Received of our MTA):
+    // two IMAP batches of 25, the second fetched and journaled while the first is applied.
+    const before = await sql<{ n: number }>("SELECT count(*)::int AS n FROM inbound_messages WHERE from_address = 'manager@dossier.example' AND authenticated = false AND received_at > now() - interval '1 hour'");
+    const answers = Math.max(0, 3 - before[0]!.n);
+    for (let i = 0; i < 40; i++) await dovecot.append('intake', forwardWithHeaders(`imap-flood-${i}`, (h) => [AR_PASS, ...h]));
+    const w = await dossier(['worker', '--until-idle'], env);
+    expect(w.code, w.stderr).toBe(0);
+    const rows = await sql<{ uid: number; outcome: string; reason: string }>("SELECT uid, outcome, reason FROM inbound_messages WHERE message_id LIKE '<imap-flood-%' ORDER BY id");
+    expect(rows).toHaveLength(40);
+    // Journaled in the order the mailbox holds them, and answered in that order: the first ones only.
+    expect(rows.map((r) => r.uid)).toEqual([...rows.map((r) => r.uid)].sort((a, b) => a - b));
+    expect(rows.every((r) => r.outcome === 'quarantined')).toBe(true);
+    expect(rows.map((r) => !/not answered/.test(r.reason))).toEqual(Array.from({ length: 40 }, (_, i) => i < answers));
+    const c = dovecot.client('intake');
+    await c.connect();
+    try {
+      expect((await c.status('INBOX', { messages: true }))?.messages).toBe(0);
+    } finally {
+      await c.logout();
+    }
   });
 });
