@@ -229,21 +229,29 @@ describe('portal in a browser', () => {
     const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'dossier'), 'serve', '--port', '0', '--worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    const address = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', () => {
-        const m = /listening on (http:\/\/\S+?) /.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    });
-    expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
-    // The worker inside sends what the portal queued (the lawyer's acknowledgements, to the file transport).
-    // (Until none is queued or being sent: a row is 'sending' between the worker taking it and the reply.)
-    for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status IN ('queued', 'sending')`)).length; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await sqlRows(db, `SELECT DISTINCT status FROM outbox WHERE kind = 'acknowledgement'`)).toEqual([{ status: 'sent' }]);
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const m = /listening on (http:\/\/\S+?) /.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('close', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(await (await fetch(`${address}/healthz`)).text()).toBe('ok\n');
+      // The worker inside sends what the portal queued (the lawyer's acknowledgements, to the file transport).
+      // (Until none is queued or being sent: a row is 'sending' between the worker taking it and the reply.)
+      for (let i = 0; i < 600 && (await sqlRows(db, `SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND status IN ('queued', 'sending')`)).length; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await sqlRows(db, `SELECT DISTINCT status FROM outbox WHERE kind = 'acknowledgement'`)).toEqual([{ status: 'sent' }]);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+    } finally {
+      // A failed expectation must not leave the server running after the suite.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
   });
 
   it('takes more uploads at once than the database pool has connections', async () => {

@@ -286,7 +286,8 @@ describe('IMAP intake (Dovecot)', () => {
     const c = dovecot.client('intake');
     await c.connect();
     try {
-      expect((await c.status('INBOX', { messages: true }))?.messages).toBe(0);
+      const inbox = await c.status('INBOX', { messages: true });
+      expect(inbox && inbox.messages).toBe(0);
     } finally {
       await c.logout();
     }
