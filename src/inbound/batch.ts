@@ -47,17 +47,10 @@ async function laneOf(app: App, cache: PassCache, m: ParsedMessage, staffAuth: S
 }
 
 /**
- * Journals and processes the batch; calls `done` for each message once its outcome is committed,
- * in the input order within a lane. `shouldStop` is asked before each message (a worker stopping):
- * the ones not started are left unprocessed (journaled, for the next pass).
- */
-export async function intakeBatch<K>(app: App, items: BatchItem<K>[], done: (key: K, r: IntakeResult) => Promise<void> | void, opts: { cache?: PassCache; shouldStop?: () => boolean } = {}): Promise<void> {
-  await (await prepareBatch(app, items, done, opts))();
-}
-
-/**
- * The first half of intakeBatch: the batch journaled, parsed, the staff verdicts asked and the
- * lanes chosen. It returns the second half, which runs the lanes. A mailbox pass prepares its next
+ * Journals the batch, parses it, asks the staff verdicts and chooses the lanes; returns what runs
+ * the lanes. Running them calls `done` for each message once its outcome is committed, in the input
+ * order within a lane; `shouldStop` is asked before each message (a worker stopping), and the ones
+ * not started are left unprocessed (journaled, for the next pass). A mailbox pass prepares its next
  * batch while the lanes of this one run (the lanes mostly wait on the database, the parse is CPU),
  * and runs the batches one after another, so a record's mail stays in order across them.
  */
